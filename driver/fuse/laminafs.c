@@ -1,0 +1,183 @@
+/* laminafs: the mount daemon. Takes fuse-overlayfs's argv (see
+ * mount/opts.h), opens every layer before it returns, and serves the merged
+ * tree until unmounted or sent SIGTERM/SIGINT. */
+#define FUSE_USE_VERSION 314
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fuse/fuse_ops.h"
+#include "mount/opts.h"
+
+static void die_layer(const char *what, const char *path, int rc)
+{
+	fprintf(stderr, "laminafs: cannot open %s '%s': %s\n", what, path, strerror(-rc));
+}
+
+/* Removes objects a crash left half made in the work directory. */
+static void clean_workdir(const char *workdir)
+{
+	DIR *d = opendir(workdir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "#lm.", 4) != 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) && errno == EISDIR)
+			unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
+
+/* Opens the layers named by O into CFG (lowers array owned by caller).
+ * Returns 0 or -errno after one line on stderr. */
+static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg)
+{
+	struct stat us, ws;
+	int rc;
+
+	cfg->lowers = calloc(o->nlower, sizeof(*cfg->lowers));
+	if (!cfg->lowers)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->nlower; i++) {
+		rc = lm_layer_dir_open(o->lowerdirs[i], NULL, false, &cfg->lowers[i]);
+		if (rc) {
+			die_layer("lowerdir", o->lowerdirs[i], rc);
+			return rc;
+		}
+		cfg->nlower++;
+	}
+	if (!o->upperdir)
+		return 0;
+	if (stat(o->upperdir, &us) || stat(o->workdir, &ws)) {
+		rc = -errno;
+		die_layer(access(o->upperdir, F_OK) ? "upperdir" : "workdir",
+			  access(o->upperdir, F_OK) ? o->upperdir : o->workdir, rc);
+		return rc;
+	}
+	if (us.st_dev != ws.st_dev) {
+		fprintf(stderr, "laminafs: upperdir and workdir must be on the same filesystem\n");
+		return -EXDEV;
+	}
+	clean_workdir(o->workdir);
+	rc = lm_layer_dir_open(o->upperdir, o->workdir, !o->volatile_mnt, &cfg->upper);
+	if (rc)
+		die_layer("upperdir", o->upperdir, rc);
+	return rc;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
+{
+	char *fopts = NULL;
+	struct fuse_session *se;
+	struct fuse_loop_config *lc;
+	int rc = 1;
+
+	if (asprintf(&fopts, "fsname=%s,subtype=laminafs,default_permissions%s%s%s",
+		     o->source ? o->source : "laminafs", o->ro ? ",ro" : "",
+		     o->fuse_opts ? "," : "", o->fuse_opts ? o->fuse_opts : "") < 0)
+		return 1;
+	char *argv[] = { (char *)"laminafs", (char *)"-o", fopts, (char *)"-d", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
+
+	se = fuse_session_new(&args, lm_fuse_ops(), sizeof(struct fuse_lowlevel_ops), fs);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se))
+		goto out_destroy;
+	if (fuse_session_mount(se, o->mountpoint)) {
+		fprintf(stderr, "laminafs: cannot mount on '%s'\n", o->mountpoint);
+		goto out_signals;
+	}
+	/* The mount is live: only now may the caller go on. */
+	fuse_daemonize(o->foreground || o->debug);
+	lc = fuse_loop_cfg_create();
+	if (lc) {
+		fuse_loop_cfg_set_clone_fd(lc, 0);
+		fuse_loop_cfg_set_max_threads(lc, o->threads ? o->threads : 16);
+		rc = fuse_session_loop_mt(se, lc) ? 1 : 0;
+		fuse_loop_cfg_destroy(lc);
+	}
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+out:
+	free(fopts);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct lm_mount_opts o;
+	struct lm_ovl_config cfg = { 0 };
+	struct lm_fs fs = { 0 };
+	int rc;
+
+	rc = lm_opts_parse(argc, argv, &o, stderr);
+	if (rc == 0 && o.help) {
+		lm_opts_usage(stdout, "laminafs");
+		goto out;
+	}
+	if (rc == 0 && o.version) {
+		printf("laminafs version %s\nlibfuse version %s\n", LAMINA_VERSION,
+		       fuse_pkgversion());
+		goto out;
+	}
+	if (rc) {
+		fprintf(stderr, "Try 'laminafs --help' for more information.\n");
+		rc = 1;
+		goto out;
+	}
+	raise_nofile();
+	rc = open_layers(&o, &cfg);
+	if (rc == 0) {
+		cfg.uidmap = &o.uidmap;
+		cfg.gidmap = &o.gidmap;
+		cfg.squash_uid = o.squash_to_root ? 0 : o.squash_uid;
+		cfg.squash_gid = o.squash_to_root ? 0 : o.squash_gid;
+		cfg.static_nlink = o.static_nlink;
+		cfg.noxattrs = o.noxattrs;
+		cfg.fsync = o.fsync && !o.volatile_mnt;
+		rc = lm_ovl_new(&cfg, &fs.ovl);
+		if (rc)
+			fprintf(stderr, "laminafs: cannot set up the overlay: %s\n", strerror(-rc));
+		cfg.upper = NULL;
+		cfg.nlower = 0;
+	}
+	if (rc) {
+		for (size_t i = 0; i < cfg.nlower; i++)
+			lm_layer_free(cfg.lowers[i]);
+		lm_layer_free(cfg.upper);
+		rc = 1;
+	} else {
+		fs.timeout = o.timeout;
+		fs.writeback = o.writeback;
+		rc = serve(&fs, &o);
+		lm_ovl_free(fs.ovl);
+	}
+	free(cfg.lowers);
+out:
+	lm_opts_release(&o);
+	return rc;
+}

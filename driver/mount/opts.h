@@ -1,0 +1,52 @@
+/* Command line and -o option parsing for laminafs.
+ *
+ * laminafs takes the same argv as fuse-overlayfs, so containers-storage's
+ * mount_program and mount.fuse3 can call it unchanged:
+ *   laminafs [SOURCE] MOUNTPOINT -o OPTS [-o OPTS...] [-f] [-d]
+ *   laminafs -o OPTS MOUNTPOINT
+ */
+#ifndef LM_MOUNT_OPTS_H
+#define LM_MOUNT_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "overlay/idmap.h"
+
+struct lm_mount_opts {
+	char **lowerdirs;       /* top first; owned */
+	size_t nlower;
+	char *upperdir;         /* NULL: read-only merge; owned */
+	char *workdir;          /* owned */
+	char *mountpoint;       /* owned */
+	char *source;           /* owned, may be NULL */
+	struct lm_idmap uidmap; /* container id -> host id */
+	struct lm_idmap gidmap;
+	bool squash_to_root;
+	long squash_uid;        /* -1 when unset */
+	long squash_gid;        /* -1 when unset */
+	bool static_nlink;
+	bool noxattrs;
+	bool fsync;             /* fsync=0 turns fsync requests into no-ops */
+	bool volatile_mnt;      /* volatile: no fsync at all, including copy-up */
+	bool writeback;         /* writeback=1 enables the kernel writeback cache */
+	bool ro;
+	double timeout;         /* entry/attr timeout in seconds */
+	unsigned threads;       /* threads=N, 0 = default */
+	bool foreground;        /* -f */
+	bool debug;             /* -d */
+	bool help;              /* -h / --help */
+	bool version;           /* -V / --version */
+	char *fuse_opts;        /* options for libfuse/kernel, comma separated; owned, may be NULL */
+};
+
+/* Parse argv into *o (zeroed and filled with defaults first). Unknown
+ * options print one warning line to @warn and are dropped. Returns 0, or
+ * -EINVAL with one line on @warn saying what is wrong. Caller releases *o
+ * with lm_opts_release() in both cases. */
+int lm_opts_parse(int argc, char **argv, struct lm_mount_opts *o, FILE *warn);
+void lm_opts_release(struct lm_mount_opts *o);
+void lm_opts_usage(FILE *out, const char *prog);
+
+#endif
