@@ -92,8 +92,12 @@ static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 	struct fuse_loop_config *lc;
 	int rc = 1;
 
-	if (asprintf(&fopts, "fsname=%s,subtype=laminafs,default_permissions%s%s%s",
-		     o->source ? o->source : "laminafs", o->ro ? ",ro" : "",
+	/* As fuse-overlayfs: a root-owned mount serves every user of the
+	 * container (setuid programs, device nodes) with the kernel checking
+	 * permissions on the container's view of the owners. */
+	if (asprintf(&fopts, "fsname=%s,subtype=laminafs,default_permissions%s%s%s%s",
+		     o->source ? o->source : "laminafs",
+		     getuid() == 0 ? ",allow_other,suid,dev" : "", o->ro ? ",ro" : "",
 		     o->fuse_opts ? "," : "", o->fuse_opts ? o->fuse_opts : "") < 0)
 		return 1;
 	char *argv[] = { (char *)"laminafs", (char *)"-o", fopts, (char *)"-d", NULL };
