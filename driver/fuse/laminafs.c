@@ -154,6 +154,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	raise_nofile();
+	/* The kernel has applied the caller's umask to every mode it sends. */
+	umask(0);
 	rc = open_layers(&o, &cfg);
 	if (rc == 0) {
 		cfg.uidmap = &o.uidmap;

@@ -122,8 +122,25 @@ static void tab_remove(struct lm_ovl *ovl, struct lm_node *n)
 		p = &(*p)->hnext;
 	if (*p) {
 		*p = n->hnext;
+		n->hnext = NULL;
 		ovl->nnodes--;
 	}
+}
+
+void ovl_remap_del(struct lm_ovl *ovl, uint64_t upper_ino)
+{
+	struct lm_remap **p, *r;
+
+	pthread_mutex_lock(&ovl->tab_lock);
+	for (p = &ovl->remap[key_hash(0, upper_ino, ovl->remapsize)]; *p; p = &(*p)->next) {
+		if ((*p)->upper_ino == upper_ino) {
+			r = *p;
+			*p = r->next;
+			free(r);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ovl->tab_lock);
 }
 
 void ovl_remap_add(struct lm_ovl *ovl, uint64_t upper_ino, dev_t key_dev, uint64_t key_ino)
@@ -336,6 +353,10 @@ void ovl_alias_drop(struct lm_ovl *ovl, struct lm_node *node, struct lm_node *pa
 			node->refs++; /* keep node alive while its parent may be freed */
 			alias_free(ovl, a);
 			node->refs--;
+			/* Its last known name is gone: the host may give its inode
+			 * number to a new object, which must get a node of its own. */
+			if (!node->aliases && node != ovl->root)
+				tab_remove(ovl, node);
 			node_maybe_free(ovl, node);
 			break;
 		}
@@ -466,6 +487,9 @@ int ovl_walk(struct lm_ovl *ovl, struct lm_node *parent, const char *name, struc
 
 	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
+	/* Whiteout spellings are markers, never objects of the merged tree. */
+	if (strncmp(name, LM_WH_PREFIX, LM_WH_PREFIX_LEN) == 0)
+		return -ENOENT;
 	rc = ovl_node_path(ovl, parent, false, dir, sizeof(dir));
 	if (rc)
 		return rc;

@@ -88,6 +88,8 @@ struct lm_node *ovl_node_get(struct lm_ovl *ovl, struct lm_node *parent, const c
 			     const struct lm_walk *w);
 struct lm_node *ovl_node_find(struct lm_ovl *ovl, const struct lm_walk *w);
 void ovl_remap_add(struct lm_ovl *ovl, uint64_t upper_ino, dev_t key_dev, uint64_t key_ino);
+/* Forgets the origin of upper object UPPER_INO (it was deleted). */
+void ovl_remap_del(struct lm_ovl *ovl, uint64_t upper_ino);
 void ovl_alias_drop(struct lm_ovl *ovl, struct lm_node *node, struct lm_node *parent,
 		    const char *name);
 int ovl_alias_move(struct lm_ovl *ovl, struct lm_node *node, struct lm_node *p1,

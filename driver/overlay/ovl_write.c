@@ -46,6 +46,40 @@ static int note_upper(struct lm_ovl *ovl, struct lm_node *node, const char *path
 	return 0;
 }
 
+/* Copies SRC's object at PATH into the upper at PATH. A copy-up is not a
+ * change the container made: the upper parent keeps its times, as with
+ * overlayfs. */
+static int copy_in(struct lm_ovl *ovl, const char *path, struct lm_layer *src,
+		   const struct stat *st)
+{
+	struct lm_layer *up = ovl_upper(ovl);
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	struct stat pst;
+	int rc, prc;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	prc = up->ops->getattr(up, dir, &pst);
+	rc = up->ops->copy_in(up, path, src, path, st);
+	if (prc == 0) {
+		struct timespec ts[2] = { pst.st_atim, pst.st_mtim };
+
+		up->ops->utimens(up, dir, ts);
+	}
+	return rc;
+}
+
+/* Before upper object PATH goes away: a deleted object's inode number may
+ * come back for a new object, which must not inherit the old origin. */
+static void forget_upper_obj(struct lm_ovl *ovl, const char *path)
+{
+	struct lm_layer *up = ovl_upper(ovl);
+	struct stat st;
+
+	if (up->ops->getattr(up, path, &st) == 0 && (S_ISDIR(st.st_mode) || st.st_nlink <= 1))
+		ovl_remap_del(ovl, st.st_ino);
+}
+
 /* Makes sure directory NODE exists in the upper layer, copying up its
  * parents first. */
 static int copy_up_dir(struct lm_ovl *ovl, struct lm_node *node)
@@ -72,7 +106,7 @@ static int copy_up_dir(struct lm_ovl *ovl, struct lm_node *node)
 	src = ovl->layers[ovl_node_layer(ovl, node)];
 	rc = src->ops->getattr(src, path, &st);
 	if (rc == 0)
-		rc = up->ops->copy_in(up, path, src, path, &st);
+		rc = copy_in(ovl, path, src, &st);
 	if (rc == 0)
 		rc = note_upper(ovl, node, path);
 	if (rc)
@@ -148,7 +182,7 @@ static int copy_up(struct lm_ovl *ovl, struct lm_node *node)
 		src = ovl->layers[layer];
 		rc = src->ops->getattr(src, path, &st);
 		if (rc == 0)
-			rc = up->ops->copy_in(up, path, src, path, &st);
+			rc = copy_in(ovl, path, src, &st);
 		if (rc == 0)
 			rc = note_upper(ovl, node, path);
 		if (rc)
@@ -314,6 +348,9 @@ int lm_ovl_mknod(struct lm_ovl *ovl, struct lm_node *parent, const char *name, m
 	gid_t gid;
 	int rc;
 
+	/* A 0/0 device would read back as a whiteout. */
+	if (S_ISCHR(mode) && rdev == 0)
+		return -EPERM;
 	WRLOCK(ovl);
 	rc = prepare_new(ovl, parent, name, path, &wh);
 	if (rc == 0) {
@@ -417,6 +454,7 @@ static int remove_name(struct lm_ovl *ovl, struct lm_node *parent, const char *n
 	if (rc)
 		return rc;
 	if (is_upper(ovl, w->layer)) {
+		forget_upper_obj(ovl, path);
 		if (dir)
 			rc = up->ops->clear_whiteouts(up, path);
 		if (rc == 0)
@@ -572,7 +610,9 @@ static int rename_locked(struct lm_ovl *ovl, struct lm_node *p1, const char *n1,
 		rc = up->ops->lookup(up, dir2, n2, false, &e);
 		if (rc == 0 && e.kind == LM_ENT_WHITEOUT)
 			rc = up->ops->unwhiteout(up, path2);
-		else if (rc == 0 && e.kind == LM_ENT_OBJ && S_ISDIR(e.st.st_mode))
+		else if (rc == 0 && e.kind == LM_ENT_OBJ)
+			forget_upper_obj(ovl, path2);
+		if (rc == 0 && e.kind == LM_ENT_OBJ && S_ISDIR(e.st.st_mode))
 			rc = up->ops->clear_whiteouts(up, path2);
 		if (rc)
 			return rc;
