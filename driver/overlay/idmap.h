@@ -1,5 +1,8 @@
-/* uid/gid mapping between the ids a container sees and the ids on the host,
- * as fuse-overlayfs's uidmapping=/gidmapping= options describe them. */
+/* uid/gid mapping, as fuse-overlayfs's uidmapping=/gidmapping= options
+ * describe it: "C:H:LEN" shows an id C+n stored in the layers as H+n
+ * through the mount (containers-storage passes the container's uid_map,
+ * so inside the user namespace the stored ids show again). In the names
+ * below, "cont" is the stored side and "host" the side the mount shows. */
 #ifndef LM_IDMAP_H
 #define LM_IDMAP_H
 
@@ -9,8 +12,8 @@
 #define LM_IDMAP_OVERFLOW 65534u
 
 struct lm_idmap_ent {
-	uint32_t cont; /* first id inside the container */
-	uint32_t host; /* first id on the host */
+	uint32_t cont; /* first id as stored in the layers */
+	uint32_t host; /* first id as the mount shows it */
 	uint32_t len;
 };
 

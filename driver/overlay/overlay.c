@@ -48,12 +48,12 @@ uint64_t ovl_entry_ino(struct lm_ovl *ovl, int layer, uint64_t ino)
 
 uid_t ovl_uid_in(struct lm_ovl *ovl, uid_t uid)
 {
-	return lm_idmap_to_host(ovl->cfg.uidmap, uid);
+	return lm_idmap_to_cont(ovl->cfg.uidmap, uid);
 }
 
 gid_t ovl_gid_in(struct lm_ovl *ovl, gid_t gid)
 {
-	return lm_idmap_to_host(ovl->cfg.gidmap, gid);
+	return lm_idmap_to_cont(ovl->cfg.gidmap, gid);
 }
 
 void lm_ovl_fix_stat(struct lm_ovl *ovl, struct lm_node *node, struct stat *st)
@@ -62,15 +62,17 @@ void lm_ovl_fix_stat(struct lm_ovl *ovl, struct lm_node *node, struct stat *st)
 	if (ovl->cfg.squash_uid >= 0)
 		st->st_uid = (uid_t)ovl->cfg.squash_uid;
 	else
-		st->st_uid = lm_idmap_to_cont(ovl->cfg.uidmap, st->st_uid);
+		st->st_uid = lm_idmap_to_host(ovl->cfg.uidmap, st->st_uid);
 	if (ovl->cfg.squash_gid >= 0)
 		st->st_gid = (gid_t)ovl->cfg.squash_gid;
 	else
-		st->st_gid = lm_idmap_to_cont(ovl->cfg.gidmap, st->st_gid);
+		st->st_gid = lm_idmap_to_host(ovl->cfg.gidmap, st->st_gid);
 	/* A merged directory's link count cannot be known without reading
 	 * every layer; overlayfs reports 1, which tells find not to rely on it. */
 	if (S_ISDIR(st->st_mode) && (ovl->cfg.static_nlink || node->ndl > 1))
 		st->st_nlink = 1;
+	else if (!S_ISDIR(st->st_mode) && node->nlink_bias > 0 && is_upper(ovl, node->layer))
+		st->st_nlink += (nlink_t)node->nlink_bias;
 }
 
 /* ---- node table ---- */
@@ -155,6 +157,15 @@ void ovl_remap_add(struct lm_ovl *ovl, uint64_t upper_ino, dev_t key_dev, uint64
 		return; /* the copy keeps its own inode number: a cosmetic loss */
 	h = key_hash(0, upper_ino, ovl->remapsize);
 	pthread_mutex_lock(&ovl->tab_lock);
+	for (struct lm_remap *o = ovl->remap[h]; o; o = o->next) {
+		if (o->upper_ino == upper_ino) {
+			o->key_dev = key_dev;
+			o->key_ino = key_ino;
+			pthread_mutex_unlock(&ovl->tab_lock);
+			free(r);
+			return;
+		}
+	}
 	r->upper_ino = upper_ino;
 	r->key_dev = key_dev;
 	r->key_ino = key_ino;
@@ -176,6 +187,10 @@ static void walk_key(struct lm_ovl *ovl, const struct lm_walk *w, dev_t *dev, ui
 			*ino = r->key_ino;
 			return;
 		}
+	}
+	if (w->has_origin) {
+		*dev = (dev_t)w->origin.dev;
+		*ino = w->origin.ino;
 	}
 }
 
@@ -263,6 +278,8 @@ static struct lm_node *node_new(struct lm_ovl *ovl, dev_t kdev, uint64_t kino,
 	n->ino = report_ino(ovl, kdev, kino);
 	n->type = w->st.st_mode & S_IFMT;
 	n->layer = w->layer;
+	if (w->has_origin && !S_ISDIR(n->type))
+		n->nlink_bias = w->origin.nlink_bias;
 	if (S_ISDIR(w->st.st_mode) && set_dl(n, w->dl, w->ndl)) {
 		free(n);
 		return NULL;
@@ -522,7 +539,37 @@ int ovl_walk(struct lm_ovl *ovl, struct lm_node *parent, const char *name, struc
 		if (e.opaque)
 			break;
 	}
-	return w->layer < 0 ? -ENOENT : 0;
+	if (w->layer < 0)
+		return -ENOENT;
+	w->has_origin = false;
+	if (is_upper(ovl, w->layer) && ovl->nlayers > 1) {
+		char path[PATH_MAX];
+
+		if (lm_path_join(path, sizeof(path), dir, name) == 0)
+			w->has_origin = ovl_origin_get(ovl, path, &w->origin) == 0;
+	}
+	return 0;
+}
+
+int ovl_origin_get(struct lm_ovl *ovl, const char *path, struct lm_origin *o)
+{
+	struct lm_layer *up = ovl->layers[LM_UPPER];
+	ssize_t n = up->ops->getxattr(up, path, LM_ORIGIN_XATTR, o, sizeof(*o));
+
+	if (n == -ENODATA || n == -ENOTSUP || n == -EPERM)
+		n = up->ops->getxattr(up, path, LM_ORIGIN_XATTR_USER, o, sizeof(*o));
+	if (n < 0)
+		return (int)n;
+	return n == sizeof(*o) ? 0 : -EUCLEAN;
+}
+
+void ovl_origin_set(struct lm_ovl *ovl, const char *path, const struct lm_origin *o)
+{
+	struct lm_layer *up = ovl->layers[LM_UPPER];
+
+	/* Best effort: without the marker, identity holds for this mount. */
+	if (up->ops->setxattr(up, path, LM_ORIGIN_XATTR, o, sizeof(*o), 0))
+		up->ops->setxattr(up, path, LM_ORIGIN_XATTR_USER, o, sizeof(*o), 0);
 }
 
 int lm_ovl_lookup(struct lm_ovl *ovl, struct lm_node *parent, const char *name,

@@ -30,6 +30,8 @@ struct lm_node {
 	uint64_t refs;            /* [tab] aliases of other nodes naming this as parent */
 	int layer;                /* [tab] index of the layer holding the object */
 	struct lm_alias *aliases; /* [tab] */
+	int64_t nlink_bias;       /* [ns] names of a copied-up lower hard-link group not
+				   * (yet) linked in the upper: added to st_nlink */
 	int *dl;                  /* [tab] directories: layers merged, top first */
 	int ndl;
 	struct lm_node *hnext;    /* [tab] hash chain */
@@ -61,10 +63,25 @@ struct lm_ovl {
 	struct lm_node *root;
 };
 
+/* What a copied-up object records of its origin, in the xattr
+ * LM_ORIGIN_XATTR (LM_ORIGIN_XATTR_USER where trusted.* is refused), so
+ * its inode number and link count survive a remount. Host byte order: the
+ * marker never leaves the host. */
+#define LM_ORIGIN_XATTR "trusted.lamina.origin"
+#define LM_ORIGIN_XATTR_USER "user.lamina.origin"
+struct lm_origin {
+	uint64_t dev;
+	uint64_t ino;
+	int64_t nlink_bias;
+};
+_Static_assert(sizeof(struct lm_origin) == 24, "origin xattr layout");
+
 /* Result of walking the layers for one name. */
 struct lm_walk {
 	int layer;                 /* topmost layer holding the object, -1: none */
 	struct stat st;            /* its stat (host view) */
+	bool has_origin;           /* an upper object that records its origin */
+	struct lm_origin origin;
 	int dl[LM_MAX_LAYERS];     /* directories: the layers merged */
 	int ndl;
 };
@@ -88,6 +105,9 @@ struct lm_node *ovl_node_get(struct lm_ovl *ovl, struct lm_node *parent, const c
 			     const struct lm_walk *w);
 struct lm_node *ovl_node_find(struct lm_ovl *ovl, const struct lm_walk *w);
 void ovl_remap_add(struct lm_ovl *ovl, uint64_t upper_ino, dev_t key_dev, uint64_t key_ino);
+/* Read and write the origin marker of upper object PATH. */
+int ovl_origin_get(struct lm_ovl *ovl, const char *path, struct lm_origin *o);
+void ovl_origin_set(struct lm_ovl *ovl, const char *path, const struct lm_origin *o);
 /* Forgets the origin of upper object UPPER_INO (it was deleted). */
 void ovl_remap_del(struct lm_ovl *ovl, uint64_t upper_ino);
 void ovl_alias_drop(struct lm_ovl *ovl, struct lm_node *node, struct lm_node *parent,
@@ -100,6 +120,7 @@ int ovl_node_layer(struct lm_ovl *ovl, struct lm_node *node);
 uint64_t ovl_entry_ino(struct lm_ovl *ovl, int layer, uint64_t ino);
 /* ovl_dir.c: number of visible entries of directory PATH merged over DL. */
 int ovl_dir_count(struct lm_ovl *ovl, const char *path, const int *dl, int ndl, size_t *count);
+/* The id to store for an id the mount shows (a caller's, a chown's). */
 uid_t ovl_uid_in(struct lm_ovl *ovl, uid_t uid);
 gid_t ovl_gid_in(struct lm_ovl *ovl, gid_t gid);
 

@@ -37,12 +37,14 @@ static bool dir_in_upper(struct lm_ovl *ovl, struct lm_node *node)
 static int note_upper(struct lm_ovl *ovl, struct lm_node *node, const char *path)
 {
 	struct lm_layer *up = ovl_upper(ovl);
+	struct lm_origin o = { node->key_dev, node->key_ino, node->nlink_bias };
 	struct stat st;
 	int rc = up->ops->getattr(up, path, &st);
 
 	if (rc)
 		return rc;
 	ovl_remap_add(ovl, st.st_ino, node->key_dev, node->key_ino);
+	ovl_origin_set(ovl, path, &o);
 	return 0;
 }
 
@@ -181,6 +183,8 @@ static int copy_up(struct lm_ovl *ovl, struct lm_node *node)
 			return rc;
 		src = ovl->layers[layer];
 		rc = src->ops->getattr(src, path, &st);
+		/* Names of the group the mount has not seen keep counting. */
+		node->nlink_bias = st.st_nlink > 1 ? (int64_t)st.st_nlink - 1 : 0;
 		if (rc == 0)
 			rc = copy_in(ovl, path, src, &st);
 		if (rc == 0)
@@ -206,6 +210,12 @@ static int copy_up(struct lm_ovl *ovl, struct lm_node *node)
 		if (rc)
 			return rc;
 		mark_alias_upper(ovl, node, parent, name);
+		if (node->nlink_bias > 0) {
+			node->nlink_bias--;
+			rc = note_upper(ovl, node, upath);
+			if (rc)
+				return rc;
+		}
 	}
 	return 0;
 }
@@ -468,6 +478,13 @@ static int remove_name(struct lm_ovl *ovl, struct lm_node *parent, const char *n
 			rc = up->ops->whiteout(up, path);
 		if (rc)
 			return rc;
+	}
+	if (node && !dir && !is_upper(ovl, w->layer) && node->nlink_bias > 0 &&
+	    is_upper(ovl, ovl_node_layer(ovl, node))) {
+		/* A name of a copied-up group that was never linked in the upper. */
+		node->nlink_bias--;
+		if (ovl_node_path(ovl, node, true, path, sizeof(path)) == 0)
+			note_upper(ovl, node, path);
 	}
 	if (node)
 		ovl_alias_drop(ovl, node, parent, name);
