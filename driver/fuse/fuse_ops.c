@@ -295,6 +295,7 @@ static void lm_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	}
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = 1;
+	fi->noflush = 1;
 	fill_entry(fs, &e, n, &st);
 	if (fuse_reply_create(req, &e, fi)) {
 		f->ops->close(f);
@@ -317,6 +318,7 @@ static void lm_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	/* Layers never change under the mount and the upper changes only
 	 * through it, so the page cache stays valid across opens. */
 	fi->keep_cache = 1;
+	fi->noflush = 1; /* flush has nothing to do: close needs no round trip */
 	if (fuse_reply_open(req, fi))
 		f->ops->close(f);
 }

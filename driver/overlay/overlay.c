@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include "ovl_int.h"
 
@@ -517,12 +518,15 @@ int ovl_walk(struct lm_ovl *ovl, struct lm_node *parent, const char *name, struc
 
 	w->layer = -1;
 	w->ndl = 0;
+	w->upper_kind = LM_ENT_NONE;
 	for (int i = 0; i < npdl; i++) {
 		struct lm_layer *l = ovl->layers[pdl[i]];
 
 		rc = l->ops->lookup(l, dir, name, i + 1 < npdl, &e);
 		if (rc)
 			return rc;
+		if (is_upper(ovl, pdl[i]))
+			w->upper_kind = e.kind;
 		if (e.kind == LM_ENT_NONE)
 			continue;
 		if (e.kind == LM_ENT_WHITEOUT)
@@ -554,10 +558,8 @@ int ovl_walk(struct lm_ovl *ovl, struct lm_node *parent, const char *name, struc
 int ovl_origin_get(struct lm_ovl *ovl, const char *path, struct lm_origin *o)
 {
 	struct lm_layer *up = ovl->layers[LM_UPPER];
-	ssize_t n = up->ops->getxattr(up, path, LM_ORIGIN_XATTR, o, sizeof(*o));
+	ssize_t n = up->ops->getxattr(up, path, ovl->origin_xattr, o, sizeof(*o));
 
-	if (n == -ENODATA || n == -ENOTSUP || n == -EPERM)
-		n = up->ops->getxattr(up, path, LM_ORIGIN_XATTR_USER, o, sizeof(*o));
 	if (n < 0)
 		return (int)n;
 	return n == sizeof(*o) ? 0 : -EUCLEAN;
@@ -568,8 +570,7 @@ void ovl_origin_set(struct lm_ovl *ovl, const char *path, const struct lm_origin
 	struct lm_layer *up = ovl->layers[LM_UPPER];
 
 	/* Best effort: without the marker, identity holds for this mount. */
-	if (up->ops->setxattr(up, path, LM_ORIGIN_XATTR, o, sizeof(*o), 0))
-		up->ops->setxattr(up, path, LM_ORIGIN_XATTR_USER, o, sizeof(*o), 0);
+	up->ops->setxattr(up, path, ovl->origin_xattr, o, sizeof(*o), 0);
 }
 
 int lm_ovl_lookup(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
@@ -783,6 +784,8 @@ int lm_ovl_new(const struct lm_ovl_config *cfg, struct lm_ovl **out)
 	if (!ovl->layers || !ovl->tab || !ovl->remap)
 		goto fail;
 	ovl->has_upper = cfg->upper != NULL;
+	/* trusted.* needs CAP_SYS_ADMIN; rootless mounts use user.*. */
+	ovl->origin_xattr = geteuid() == 0 ? LM_ORIGIN_XATTR : LM_ORIGIN_XATTR_USER;
 	if (cfg->upper)
 		ovl->layers[ovl->nlayers++] = cfg->upper;
 	for (size_t i = 0; i < cfg->nlower; i++)

@@ -48,6 +48,7 @@ struct lm_ovl {
 	struct lm_layer **layers;  /* upper (if any) first, then lowers top first; owned */
 	int nlayers;
 	bool has_upper;
+	const char *origin_xattr;  /* LM_ORIGIN_XATTR, or the user.* one when unprivileged */
 	struct lm_ovl_config cfg;
 	dev_t devs[LM_MAX_LAYERS]; /* distinct st_dev of layers, for inode numbers */
 	int ndevs;
@@ -80,6 +81,7 @@ _Static_assert(sizeof(struct lm_origin) == 24, "origin xattr layout");
 struct lm_walk {
 	int layer;                 /* topmost layer holding the object, -1: none */
 	struct stat st;            /* its stat (host view) */
+	enum lm_ent_kind upper_kind; /* what the upper layer holds under the name */
 	bool has_origin;           /* an upper object that records its origin */
 	struct lm_origin origin;
 	int dl[LM_MAX_LAYERS];     /* directories: the layers merged */

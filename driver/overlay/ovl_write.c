@@ -259,7 +259,6 @@ static int prepare_new(struct lm_ovl *ovl, struct lm_node *parent, const char *n
 {
 	struct lm_layer *up = ovl_upper(ovl);
 	struct lm_walk w;
-	struct lm_lentry e;
 	char dir[PATH_MAX];
 	int rc;
 
@@ -277,11 +276,11 @@ static int prepare_new(struct lm_ovl *ovl, struct lm_node *parent, const char *n
 		rc = ovl_node_path(ovl, parent, false, dir, sizeof(dir));
 	if (rc == 0)
 		rc = lm_path_join(path, PATH_MAX, dir, name);
-	if (rc == 0)
-		rc = up->ops->lookup(up, dir, name, false, &e);
 	if (rc)
 		return rc;
-	*was_wh = e.kind == LM_ENT_WHITEOUT;
+	/* A parent just copied up holds nothing, so the walk's view of the
+	 * upper is still right. */
+	*was_wh = w.upper_kind == LM_ENT_WHITEOUT;
 	return *was_wh ? up->ops->unwhiteout(up, path) : 0;
 }
 
@@ -302,6 +301,27 @@ static void new_owner(struct lm_ovl *ovl, struct lm_node *parent, const struct l
 		*gid = st.st_gid;
 		*sgid = true;
 	}
+}
+
+/* Returns the node of the object just made at upper PATH (PARENT/NAME):
+ * a new upper object, over nothing visible, needs no walk. */
+static int finish_created(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
+			  const char *path, struct lm_node **out, struct stat *st)
+{
+	struct lm_layer *up = ovl_upper(ovl);
+	struct lm_walk w = { .layer = LM_UPPER, .upper_kind = LM_ENT_OBJ };
+	int rc = up->ops->getattr(up, path, &w.st);
+
+	if (rc)
+		return rc;
+	if (S_ISDIR(w.st.st_mode))
+		w.dl[w.ndl++] = LM_UPPER;
+	*out = ovl_node_get(ovl, parent, name, &w);
+	if (!*out)
+		return -ENOMEM;
+	*st = w.st;
+	lm_ovl_fix_stat(ovl, *out, st);
+	return 0;
 }
 
 /* Looks up the object just made at PARENT/NAME and returns its node. */
@@ -340,7 +360,7 @@ int lm_ovl_create(struct lm_ovl *ovl, struct lm_node *parent, const char *name, 
 	rc = up->ops->open(up, path, (flags & ~O_EXCL) | O_CREAT | O_EXCL, mode, uid, gid, f);
 	if (rc)
 		goto out;
-	rc = finish_new(ovl, parent, name, out, st);
+	rc = finish_created(ovl, parent, name, path, out, st);
 	if (rc)
 		(*f)->ops->close(*f);
 out:
@@ -368,7 +388,7 @@ int lm_ovl_mknod(struct lm_ovl *ovl, struct lm_node *parent, const char *name, m
 		rc = up->ops->mknod(up, path, mode, rdev, uid, gid);
 	}
 	if (rc == 0)
-		rc = finish_new(ovl, parent, name, out, st);
+		rc = finish_created(ovl, parent, name, path, out, st);
 	UNLOCK(ovl);
 	return rc;
 }
@@ -397,7 +417,7 @@ int lm_ovl_mkdir(struct lm_ovl *ovl, struct lm_node *parent, const char *name, m
 			up->ops->rmdir(up, path);
 	}
 	if (rc == 0)
-		rc = finish_new(ovl, parent, name, out, st);
+		rc = finish_created(ovl, parent, name, path, out, st);
 	UNLOCK(ovl);
 	return rc;
 }
@@ -420,7 +440,7 @@ int lm_ovl_symlink(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
 		rc = up->ops->symlink(up, target, path, uid, gid);
 	}
 	if (rc == 0)
-		rc = finish_new(ovl, parent, name, out, st);
+		rc = finish_created(ovl, parent, name, path, out, st);
 	UNLOCK(ovl);
 	return rc;
 }
