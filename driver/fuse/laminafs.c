@@ -118,7 +118,9 @@ static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 	if (lc) {
 		fuse_loop_cfg_set_clone_fd(lc, 0);
 		fuse_loop_cfg_set_max_threads(lc, o->threads ? o->threads : 16);
-		rc = fuse_session_loop_mt(se, lc) ? 1 : 0;
+		/* Negative: an error; positive: the signal that ended the
+		 * loop (SIGTERM, SIGINT, SIGHUP), a clean stop. */
+		rc = fuse_session_loop_mt(se, lc) < 0 ? 1 : 0;
 		fuse_loop_cfg_destroy(lc);
 	}
 	fuse_session_unmount(se);
