@@ -104,6 +104,7 @@ static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 	struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
 
 	se = fuse_session_new(&args, lm_fuse_ops(), sizeof(struct fuse_lowlevel_ops), fs);
+	fuse_opt_free_args(&args); /* libfuse may have copied them */
 	if (!se)
 		goto out;
 	if (fuse_set_signal_handlers(se))
