@@ -142,6 +142,11 @@ static inline void lm_layer_free(struct lm_layer *l)
 #define LM_WH_PREFIX_LEN 4
 #define LM_WH_OPAQUE ".wh..wh..opq"
 
+/* Longest path inside a layer the overlay handles. Longer than PATH_MAX:
+ * a tree may be deeper than any one system call's path (pjdfstest and
+ * container builds make such trees); layers resolve them piecewise. */
+#define LM_PATH_MAX 16384
+
 /* Join DIR and NAME into BUF ("." + "a" is "a"). Returns 0 or -ENAMETOOLONG. */
 static inline int lm_path_join(char *buf, size_t size, const char *dir, const char *name)
 {

@@ -60,6 +60,61 @@ static int proc_path(int fd, const char *path, char *buf)
 	return (n < 0 || n >= PROC_PATH_MAX) ? -ENAMETOOLONG : 0;
 }
 
+/* ---- long paths ----
+ * A path inside a layer may be longer than PATH_MAX (a deep tree), which no
+ * system call takes. lm_at resolves it into a directory descriptor and a
+ * remainder short enough for any *at call and for a /proc/self/fd path. */
+#define AT_LIMIT (PATH_MAX - 64)
+
+struct lm_at {
+	struct lm_dirlayer *d;
+	int fd;            /* the root descriptor, or one owned here */
+	const char *rel;   /* borrowed from the path */
+};
+
+static void at_release(struct lm_at *a)
+{
+	if (a->fd >= 0 && a->fd != a->d->rootfd)
+		close(a->fd);
+}
+
+static int at_resolve(struct lm_dirlayer *d, const char *path, struct lm_at *a)
+{
+	char chunk[AT_LIMIT];
+
+	a->d = d;
+	a->fd = d->rootfd;
+	a->rel = path;
+	while (strlen(a->rel) >= AT_LIMIT) {
+		const char *cut = memrchr(a->rel, '/', AT_LIMIT - 1);
+		int nfd;
+
+		if (!cut || cut == a->rel)
+			return -ENAMETOOLONG;
+		memcpy(chunk, a->rel, (size_t)(cut - a->rel));
+		chunk[cut - a->rel] = '\0';
+		nfd = openat(a->fd, chunk, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		at_release(a);
+		if (nfd < 0) {
+			a->fd = -1;
+			return -errno;
+		}
+		a->fd = nfd;
+		a->rel = cut + 1;
+	}
+	return 0;
+}
+
+/* Declares A resolved from PATH, released at the end of the scope; returns
+ * the error from the enclosing function when PATH cannot be resolved. */
+#define AT(a, d, path)                                                        \
+	struct lm_at a __attribute__((cleanup(at_release))) = { (d), -1, NULL }; \
+	do {                                                                  \
+		int at_rc_ = at_resolve((d), (path), &a);                     \
+		if (at_rc_)                                                   \
+			return at_rc_;                                        \
+	} while (0)
+
 static bool is_whiteout_stat(const struct stat *st)
 {
 	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
@@ -84,23 +139,24 @@ static bool xattr_is_y(const char *ppath, const char *name)
 	return lgetxattr(ppath, name, v, sizeof(v)) == 1 && v[0] == 'y';
 }
 
-static bool dir_is_opaque(struct lm_dirlayer *d, const char *path)
+static bool dir_is_opaque(struct lm_dirlayer *d, int fd, const char *rel)
 {
 	char pp[PROC_PATH_MAX], sub[PATH_MAX];
 	struct stat st;
 
-	if (proc_path(d->rootfd, path, pp) == 0 &&
+	if (proc_path(fd, rel, pp) == 0 &&
 	    (xattr_is_y(pp, "trusted.overlay.opaque") || xattr_is_y(pp, "user.overlay.opaque")))
 		return true;
-	return lm_path_join(sub, sizeof(sub), path, LM_WH_OPAQUE) == 0 &&
-	       fstatat(d->rootfd, sub, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	(void)d;
+	return lm_path_join(sub, sizeof(sub), rel, LM_WH_OPAQUE) == 0 &&
+	       fstatat(fd, sub, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 static int dir_lookup(struct lm_layer *l, const char *dir, const char *name,
 		      bool want_opaque, struct lm_lentry *out)
 {
 	struct lm_dirlayer *d = DL(l);
-	char path[PATH_MAX], wh[PATH_MAX];
+	char path[LM_PATH_MAX], wh[PATH_MAX];
 	struct stat st;
 	int rc;
 
@@ -108,28 +164,30 @@ static int dir_lookup(struct lm_layer *l, const char *dir, const char *name,
 	rc = lm_path_join(path, sizeof(path), dir, name);
 	if (rc)
 		return rc;
-	if (fstatat(d->rootfd, path, &out->st, AT_SYMLINK_NOFOLLOW) == 0) {
+	AT(a, d, path);
+	if (fstatat(a.fd, a.rel, &out->st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (is_whiteout_stat(&out->st)) {
 			out->kind = LM_ENT_WHITEOUT;
 			return 0;
 		}
 		out->kind = LM_ENT_OBJ;
 		if (want_opaque && S_ISDIR(out->st.st_mode))
-			out->opaque = dir_is_opaque(d, path);
+			out->opaque = dir_is_opaque(d, a.fd, a.rel);
 		return 0;
 	}
 	if (errno != ENOENT && errno != ENOTDIR)
 		return -errno;
 	/* A ".wh.NAME" whose name would be too long cannot exist. */
-	if (wh_path(wh, sizeof(wh), path) == 0 && strlen(name) + LM_WH_PREFIX_LEN <= NAME_MAX &&
-	    fstatat(d->rootfd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (wh_path(wh, sizeof(wh), a.rel) == 0 && strlen(name) + LM_WH_PREFIX_LEN <= NAME_MAX &&
+	    fstatat(a.fd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		out->kind = LM_ENT_WHITEOUT;
 	return 0;
 }
 
 static int dir_getattr(struct lm_layer *l, const char *path, struct stat *st)
 {
-	return fstatat(DL(l)->rootfd, path, st, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+	AT(a, DL(l), path);
+	return fstatat(a.fd, a.rel, st, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }
 
 static int dir_iterate(struct lm_layer *l, const char *dir, lm_iter_fn fn, void *ctx, bool *opaque)
@@ -140,7 +198,8 @@ static int dir_iterate(struct lm_layer *l, const char *dir, lm_iter_fn fn, void 
 	DIR *dp;
 	int fd, rc = 0;
 
-	fd = openat(d->rootfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	AT(a, d, dir);
+	fd = openat(a.fd, a.rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (opaque) {
@@ -246,12 +305,14 @@ static const struct lm_file_ops fd_file_ops = {
 static int dir_open(struct lm_layer *l, const char *path, int flags, mode_t mode,
 		    uid_t uid, gid_t gid, struct lm_file **out)
 {
-	struct lm_file *f = malloc(sizeof(*f));
+	struct lm_file *f;
 	int fd, rc;
 
+	AT(a, DL(l), path);
+	f = malloc(sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	fd = openat(DL(l)->rootfd, path, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	fd = openat(a.fd, a.rel, flags | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0) {
 		rc = -errno;
 		free(f);
@@ -260,7 +321,7 @@ static int dir_open(struct lm_layer *l, const char *path, int flags, mode_t mode
 	if ((flags & O_CREAT) && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid)) {
 		rc = -errno;
 		close(fd);
-		unlinkat(DL(l)->rootfd, path, 0);
+		unlinkat(a.fd, a.rel, 0);
 		free(f);
 		return rc;
 	}
@@ -272,7 +333,10 @@ static int dir_open(struct lm_layer *l, const char *path, int flags, mode_t mode
 
 static ssize_t dir_readlink(struct lm_layer *l, const char *path, char *buf, size_t size)
 {
-	ssize_t n = readlinkat(DL(l)->rootfd, path, buf, size);
+	ssize_t n;
+
+	AT(a, DL(l), path);
+	n = readlinkat(a.fd, a.rel, buf, size);
 
 	return n < 0 ? -errno : n;
 }
@@ -282,7 +346,10 @@ static ssize_t dir_getxattr(struct lm_layer *l, const char *path, const char *na
 {
 	char pp[PROC_PATH_MAX];
 	ssize_t n;
-	int rc = proc_path(DL(l)->rootfd, path, pp);
+	int rc;
+
+	AT(a, DL(l), path);
+	rc = proc_path(a.fd, a.rel, pp);
 
 	if (rc)
 		return rc;
@@ -294,7 +361,10 @@ static ssize_t dir_listxattr(struct lm_layer *l, const char *path, char *buf, si
 {
 	char pp[PROC_PATH_MAX];
 	ssize_t n;
-	int rc = proc_path(DL(l)->rootfd, path, pp);
+	int rc;
+
+	AT(a, DL(l), path);
+	rc = proc_path(a.fd, a.rel, pp);
 
 	if (rc)
 		return rc;
@@ -319,56 +389,61 @@ static int chown_new(int dirfd, const char *path, uid_t uid, gid_t gid)
 static int dir_mknod(struct lm_layer *l, const char *path, mode_t mode, dev_t rdev,
 		     uid_t uid, gid_t gid)
 {
-	int fd = DL(l)->rootfd, rc;
+	AT(a, DL(l), path);
+	int fd = a.fd, rc;
 
-	if (mknodat(fd, path, mode, rdev))
+	if (mknodat(fd, a.rel, mode, rdev))
 		return -errno;
-	rc = chown_new(fd, path, uid, gid);
+	rc = chown_new(fd, a.rel, uid, gid);
 	if (rc)
-		unlinkat(fd, path, 0);
+		unlinkat(fd, a.rel, 0);
 	return rc;
 }
 
 static int dir_mkdir(struct lm_layer *l, const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
-	int fd = DL(l)->rootfd, rc;
+	AT(a, DL(l), path);
+	int fd = a.fd, rc;
 
-	if (mkdirat(fd, path, mode))
+	if (mkdirat(fd, a.rel, mode))
 		return -errno;
-	rc = chown_new(fd, path, uid, gid);
+	rc = chown_new(fd, a.rel, uid, gid);
 	if (rc)
-		unlinkat(fd, path, AT_REMOVEDIR);
+		unlinkat(fd, a.rel, AT_REMOVEDIR);
 	return rc;
 }
 
 static int dir_symlink(struct lm_layer *l, const char *target, const char *path,
 		       uid_t uid, gid_t gid)
 {
-	int fd = DL(l)->rootfd, rc;
+	AT(a, DL(l), path);
+	int fd = a.fd, rc;
 
-	if (symlinkat(target, fd, path))
+	if (symlinkat(target, fd, a.rel))
 		return -errno;
-	rc = chown_new(fd, path, uid, gid);
+	rc = chown_new(fd, a.rel, uid, gid);
 	if (rc)
-		unlinkat(fd, path, 0);
+		unlinkat(fd, a.rel, 0);
 	return rc;
 }
 
 static int dir_link(struct lm_layer *l, const char *from, const char *to)
 {
-	int fd = DL(l)->rootfd;
-
-	return linkat(fd, from, fd, to, 0) ? -errno : 0;
+	AT(a, DL(l), from);
+	AT(b, DL(l), to);
+	return linkat(a.fd, a.rel, b.fd, b.rel, 0) ? -errno : 0;
 }
 
 static int dir_unlink(struct lm_layer *l, const char *path)
 {
-	return unlinkat(DL(l)->rootfd, path, 0) ? -errno : 0;
+	AT(a, DL(l), path);
+	return unlinkat(a.fd, a.rel, 0) ? -errno : 0;
 }
 
 static int dir_rmdir(struct lm_layer *l, const char *path)
 {
-	return unlinkat(DL(l)->rootfd, path, AT_REMOVEDIR) ? -errno : 0;
+	AT(a, DL(l), path);
+	return unlinkat(a.fd, a.rel, AT_REMOVEDIR) ? -errno : 0;
 }
 
 static int dir_whiteout(struct lm_layer *l, const char *path)
@@ -377,13 +452,14 @@ static int dir_whiteout(struct lm_layer *l, const char *path)
 	char wh[PATH_MAX];
 	int fd, rc;
 
+	AT(a, d, path);
 	if (!atomic_load(&d->no_mknod)) {
-		if (mknodat(d->rootfd, path, S_IFCHR | 0000, makedev(0, 0)) == 0)
+		if (mknodat(a.fd, a.rel, S_IFCHR | 0000, makedev(0, 0)) == 0)
 			return 0;
 		if (errno == EEXIST) {
 			struct stat st;
 
-			if (fstatat(d->rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && is_whiteout_stat(&st))
+			if (fstatat(a.fd, a.rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && is_whiteout_stat(&st))
 				return 0;
 			return -EEXIST;
 		}
@@ -391,10 +467,10 @@ static int dir_whiteout(struct lm_layer *l, const char *path)
 			return -errno;
 		atomic_store(&d->no_mknod, true);
 	}
-	rc = wh_path(wh, sizeof(wh), path);
+	rc = wh_path(wh, sizeof(wh), a.rel);
 	if (rc)
 		return rc;
-	fd = openat(d->rootfd, wh, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0000);
+	fd = openat(a.fd, wh, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0000);
 	if (fd < 0)
 		return -errno;
 	close(fd);
@@ -407,12 +483,13 @@ static int dir_unwhiteout(struct lm_layer *l, const char *path)
 	char wh[PATH_MAX];
 	struct stat st;
 
-	if (fstatat(d->rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	AT(a, d, path);
+	if (fstatat(a.fd, a.rel, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!is_whiteout_stat(&st))
 			return -EEXIST;
-		return unlinkat(d->rootfd, path, 0) ? -errno : 0;
+		return unlinkat(a.fd, a.rel, 0) ? -errno : 0;
 	}
-	if (wh_path(wh, sizeof(wh), path) == 0 && unlinkat(d->rootfd, wh, 0) == 0)
+	if (wh_path(wh, sizeof(wh), a.rel) == 0 && unlinkat(a.fd, wh, 0) == 0)
 		return 0;
 	return errno == ENOENT ? 0 : -errno;
 }
@@ -421,35 +498,42 @@ static int dir_rename(struct lm_layer *l, const char *from, const char *to, unsi
 {
 	struct lm_dirlayer *d = DL(l);
 
-	if (renameat2(d->rootfd, from, d->rootfd, to, flags) == 0)
+	AT(a, d, from);
+	AT(b, d, to);
+	if (renameat2(a.fd, a.rel, b.fd, b.rel, flags) == 0)
 		return 0;
 	if (!(flags & LM_RENAME_WHITEOUT) || (errno != EINVAL && errno != EPERM))
 		return -errno;
 	/* No RENAME_WHITEOUT here (unprivileged, or the host fs lacks it). */
-	if (renameat2(d->rootfd, from, d->rootfd, to, flags & ~LM_RENAME_WHITEOUT))
+	if (renameat2(a.fd, a.rel, b.fd, b.rel, flags & ~LM_RENAME_WHITEOUT))
 		return -errno;
 	return dir_whiteout(l, from);
 }
 
 static int dir_chmod(struct lm_layer *l, const char *path, mode_t mode)
 {
-	return fchmodat(DL(l)->rootfd, path, mode, 0) ? -errno : 0;
+	AT(a, DL(l), path);
+	return fchmodat(a.fd, a.rel, mode, 0) ? -errno : 0;
 }
 
 static int dir_chown(struct lm_layer *l, const char *path, uid_t uid, gid_t gid)
 {
-	return fchownat(DL(l)->rootfd, path, uid, gid, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+	AT(a, DL(l), path);
+	return fchownat(a.fd, a.rel, uid, gid, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }
 
 static int dir_utimens(struct lm_layer *l, const char *path, const struct timespec ts[2])
 {
-	return utimensat(DL(l)->rootfd, path, ts, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+	AT(a, DL(l), path);
+	return utimensat(a.fd, a.rel, ts, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }
 
 static int dir_truncate(struct lm_layer *l, const char *path, off_t size)
 {
-	int fd = openat(DL(l)->rootfd, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+	int fd, rc = 0;
 
+	AT(a, DL(l), path);
+	fd = openat(a.fd, a.rel, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, size))
@@ -462,7 +546,10 @@ static int dir_setxattr(struct lm_layer *l, const char *path, const char *name,
 			const void *val, size_t size, int flags)
 {
 	char pp[PROC_PATH_MAX];
-	int rc = proc_path(DL(l)->rootfd, path, pp);
+	int rc;
+
+	AT(a, DL(l), path);
+	rc = proc_path(a.fd, a.rel, pp);
 
 	if (rc)
 		return rc;
@@ -472,7 +559,10 @@ static int dir_setxattr(struct lm_layer *l, const char *path, const char *name,
 static int dir_removexattr(struct lm_layer *l, const char *path, const char *name)
 {
 	char pp[PROC_PATH_MAX];
-	int rc = proc_path(DL(l)->rootfd, path, pp);
+	int rc;
+
+	AT(a, DL(l), path);
+	rc = proc_path(a.fd, a.rel, pp);
 
 	if (rc)
 		return rc;
@@ -494,10 +584,11 @@ static int dir_set_opaque(struct lm_layer *l, const char *path)
 			return rc;
 		atomic_store(&d->opaque_how, how + 1);
 	}
-	rc = lm_path_join(sub, sizeof(sub), path, LM_WH_OPAQUE);
+	AT(a, d, path);
+	rc = lm_path_join(sub, sizeof(sub), a.rel, LM_WH_OPAQUE);
 	if (rc)
 		return rc;
-	fd = openat(d->rootfd, sub, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0000);
+	fd = openat(a.fd, sub, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0000);
 	if (fd < 0)
 		return -errno;
 	close(fd);
@@ -512,7 +603,8 @@ static int dir_clear_whiteouts(struct lm_layer *l, const char *path)
 	DIR *dp;
 	int fd, rc = 0;
 
-	fd = openat(d->rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	AT(a, d, path);
+	fd = openat(a.fd, a.rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	dp = fdopendir(fd);
@@ -698,9 +790,10 @@ static int dir_copy_in(struct lm_layer *l, const char *path, struct lm_layer *sr
 		rc = -errno;
 	if (rc == 0 && utimensat(d->workfd, tmp, ts, AT_SYMLINK_NOFOLLOW))
 		rc = -errno;
-	if (rc == 0 && renameat2(d->workfd, tmp, d->rootfd, path, RENAME_NOREPLACE)) {
+	AT(a, d, path);
+	if (rc == 0 && renameat2(d->workfd, tmp, a.fd, a.rel, RENAME_NOREPLACE)) {
 		rc = -errno;
-		if (rc == -EINVAL && renameat(d->workfd, tmp, d->rootfd, path) == 0)
+		if (rc == -EINVAL && renameat(d->workfd, tmp, a.fd, a.rel) == 0)
 			rc = 0;
 	}
 	if (rc)

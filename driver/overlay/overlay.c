@@ -485,7 +485,7 @@ int ovl_node_path(struct lm_ovl *ovl, struct lm_node *node, bool upper, char *bu
 int ovl_child_path(struct lm_ovl *ovl, struct lm_node *parent, const char *name, char *buf,
 		   size_t size)
 {
-	char dir[PATH_MAX];
+	char dir[LM_PATH_MAX];
 	int rc = ovl_node_path(ovl, parent, false, dir, sizeof(dir));
 
 	return rc ? rc : lm_path_join(buf, size, dir, name);
@@ -500,7 +500,7 @@ int ovl_child_path(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
 int ovl_walk(struct lm_ovl *ovl, struct lm_node *parent, const char *name, struct lm_walk *w)
 {
 	int pdl[LM_MAX_LAYERS], npdl, rc;
-	char dir[PATH_MAX];
+	char dir[LM_PATH_MAX];
 	struct lm_lentry e;
 
 	if (strlen(name) > NAME_MAX)
@@ -547,7 +547,7 @@ int ovl_walk(struct lm_ovl *ovl, struct lm_node *parent, const char *name, struc
 		return -ENOENT;
 	w->has_origin = false;
 	if (is_upper(ovl, w->layer) && ovl->nlayers > 1) {
-		char path[PATH_MAX];
+		char path[LM_PATH_MAX];
 
 		if (lm_path_join(path, sizeof(path), dir, name) == 0)
 			w->has_origin = ovl_origin_get(ovl, path, &w->origin) == 0;
@@ -606,7 +606,7 @@ int lm_ovl_lookup(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
 /* Caller holds ns. */
 int ovl_node_stat(struct lm_ovl *ovl, struct lm_node *node, struct stat *st)
 {
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	int layer = ovl_node_layer(ovl, node);
 	struct lm_layer *l = ovl->layers[layer];
 	int rc = ovl_node_path(ovl, node, false, path, sizeof(path));
@@ -630,7 +630,7 @@ int lm_ovl_getattr(struct lm_ovl *ovl, struct lm_node *node, struct stat *st)
 
 ssize_t lm_ovl_readlink(struct lm_ovl *ovl, struct lm_node *node, char *buf, size_t size)
 {
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	struct lm_layer *l;
 	ssize_t rc;
 
@@ -646,7 +646,7 @@ ssize_t lm_ovl_readlink(struct lm_ovl *ovl, struct lm_node *node, char *buf, siz
 ssize_t lm_ovl_getxattr(struct lm_ovl *ovl, struct lm_node *node, const char *name,
 			void *buf, size_t size)
 {
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	struct lm_layer *l;
 	ssize_t rc;
 
@@ -667,7 +667,7 @@ ssize_t lm_ovl_getxattr(struct lm_ovl *ovl, struct lm_node *node, const char *na
  * returns the size a full listing needs. */
 ssize_t lm_ovl_listxattr(struct lm_ovl *ovl, struct lm_node *node, char *buf, size_t size)
 {
-	char path[PATH_MAX], *raw = NULL;
+	char path[LM_PATH_MAX], *raw = NULL;
 	struct lm_layer *l;
 	ssize_t len, out = 0;
 	int rc;

@@ -161,7 +161,7 @@ int ovl_dir_count(struct lm_ovl *ovl, const char *path, const int *dl, int ndl, 
 int lm_ovl_opendir(struct lm_ovl *ovl, struct lm_node *node, struct lm_dirsnap **out)
 {
 	int dl[LM_MAX_LAYERS], ndl, rc;
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	struct lm_dirsnap *ds = calloc(1, sizeof(*ds));
 	char *dot = strdup("."), *dotdot = strdup("..");
 	uint64_t pino;

@@ -56,7 +56,7 @@ static int copy_in(struct lm_ovl *ovl, const char *path, struct lm_layer *src,
 {
 	struct lm_layer *up = ovl_upper(ovl);
 	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
+	char dir[LM_PATH_MAX];
 	struct stat pst;
 	int rc, prc;
 
@@ -88,7 +88,7 @@ static int copy_up_dir(struct lm_ovl *ovl, struct lm_node *node)
 {
 	struct lm_layer *up = ovl_upper(ovl), *src;
 	struct lm_node *parent;
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	struct stat st;
 	int rc, *dl;
 
@@ -161,7 +161,7 @@ static void mark_alias_upper(struct lm_ovl *ovl, struct lm_node *node, struct lm
 static int copy_up(struct lm_ovl *ovl, struct lm_node *node)
 {
 	struct lm_layer *up = ovl_upper(ovl), *src;
-	char path[PATH_MAX], upath[PATH_MAX], name[NAME_MAX + 1];
+	char path[LM_PATH_MAX], upath[LM_PATH_MAX], name[NAME_MAX + 1];
 	struct lm_node *parent;
 	struct stat st;
 	int rc, layer;
@@ -225,7 +225,7 @@ static int copy_up(struct lm_ovl *ovl, struct lm_node *node)
 static int name_in_lower(struct lm_ovl *ovl, struct lm_node *parent, const char *name)
 {
 	int dl[LM_MAX_LAYERS], ndl, rc;
-	char dir[PATH_MAX];
+	char dir[LM_PATH_MAX];
 	struct lm_lentry e;
 
 	rc = ovl_node_path(ovl, parent, false, dir, sizeof(dir));
@@ -259,7 +259,7 @@ static int prepare_new(struct lm_ovl *ovl, struct lm_node *parent, const char *n
 {
 	struct lm_layer *up = ovl_upper(ovl);
 	struct lm_walk w;
-	char dir[PATH_MAX];
+	char dir[LM_PATH_MAX];
 	int rc;
 
 	if (!up)
@@ -275,7 +275,7 @@ static int prepare_new(struct lm_ovl *ovl, struct lm_node *parent, const char *n
 	if (rc == 0)
 		rc = ovl_node_path(ovl, parent, false, dir, sizeof(dir));
 	if (rc == 0)
-		rc = lm_path_join(path, PATH_MAX, dir, name);
+		rc = lm_path_join(path, LM_PATH_MAX, dir, name);
 	if (rc)
 		return rc;
 	/* A parent just copied up holds nothing, so the walk's view of the
@@ -290,7 +290,7 @@ static void new_owner(struct lm_ovl *ovl, struct lm_node *parent, const struct l
 		      uid_t *uid, gid_t *gid, bool *sgid)
 {
 	struct lm_layer *up = ovl_upper(ovl);
-	char dir[PATH_MAX];
+	char dir[LM_PATH_MAX];
 	struct stat st;
 
 	*uid = ovl_uid_in(ovl, ctx->uid);
@@ -346,7 +346,7 @@ int lm_ovl_create(struct lm_ovl *ovl, struct lm_node *parent, const char *name, 
 		  struct lm_file **f)
 {
 	struct lm_layer *up = ovl_upper(ovl);
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	bool wh, sgid;
 	uid_t uid;
 	gid_t gid;
@@ -372,7 +372,7 @@ int lm_ovl_mknod(struct lm_ovl *ovl, struct lm_node *parent, const char *name, m
 		 dev_t rdev, const struct lm_ctx *ctx, struct lm_node **out, struct stat *st)
 {
 	struct lm_layer *up = ovl_upper(ovl);
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	bool wh, sgid;
 	uid_t uid;
 	gid_t gid;
@@ -397,7 +397,7 @@ int lm_ovl_mkdir(struct lm_ovl *ovl, struct lm_node *parent, const char *name, m
 		 const struct lm_ctx *ctx, struct lm_node **out, struct stat *st)
 {
 	struct lm_layer *up = ovl_upper(ovl);
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	bool wh, sgid;
 	uid_t uid;
 	gid_t gid;
@@ -427,7 +427,7 @@ int lm_ovl_symlink(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
 		   struct stat *st)
 {
 	struct lm_layer *up = ovl_upper(ovl);
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	bool wh, sgid;
 	uid_t uid;
 	gid_t gid;
@@ -449,7 +449,7 @@ int lm_ovl_link(struct lm_ovl *ovl, struct lm_node *node, struct lm_node *parent
 		const char *name, struct lm_node **out, struct stat *st)
 {
 	struct lm_layer *up = ovl_upper(ovl);
-	char path[PATH_MAX], from[PATH_MAX];
+	char path[LM_PATH_MAX], from[LM_PATH_MAX];
 	bool wh;
 	int rc;
 
@@ -474,7 +474,7 @@ static int remove_name(struct lm_ovl *ovl, struct lm_node *parent, const char *n
 	struct lm_layer *up = ovl_upper(ovl);
 	struct lm_node *node = ovl_node_find(ovl, w);
 	bool dir = S_ISDIR(w->st.st_mode);
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	int lower, rc;
 
 	lower = name_in_lower(ovl, parent, name);
@@ -531,7 +531,7 @@ int lm_ovl_unlink(struct lm_ovl *ovl, struct lm_node *parent, const char *name)
 static int dir_empty(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
 		     const struct lm_walk *w)
 {
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	size_t n;
 	int rc = ovl_child_path(ovl, parent, name, path, sizeof(path));
 
@@ -601,7 +601,7 @@ static int rename_locked(struct lm_ovl *ovl, struct lm_node *p1, const char *n1,
 {
 	struct lm_layer *up = ovl_upper(ovl);
 	struct lm_node *node1, *node2 = NULL;
-	char path1[PATH_MAX], path2[PATH_MAX], dir2[PATH_MAX];
+	char path1[LM_PATH_MAX], path2[LM_PATH_MAX], dir2[LM_PATH_MAX];
 	struct lm_walk w1, w2;
 	struct lm_lentry e;
 	bool exists2;
@@ -697,7 +697,7 @@ int lm_ovl_setattr(struct lm_ovl *ovl, struct lm_node *node, const struct lm_set
 		   struct lm_file *f, struct stat *st)
 {
 	struct lm_layer *up = ovl_upper(ovl);
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	int rc;
 
 	if (!up)
@@ -732,7 +732,7 @@ int lm_ovl_setattr(struct lm_ovl *ovl, struct lm_node *node, const struct lm_set
 int lm_ovl_open(struct lm_ovl *ovl, struct lm_node *node, int flags, struct lm_file **out,
 		bool *from_lower)
 {
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	struct lm_layer *l;
 	bool write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 	int rc;
@@ -764,7 +764,7 @@ int lm_ovl_setxattr(struct lm_ovl *ovl, struct lm_node *node, const char *name,
 		    const void *val, size_t size, int flags)
 {
 	struct lm_layer *up = ovl_upper(ovl);
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	int rc;
 
 	if (ovl->cfg.noxattrs)
@@ -786,7 +786,7 @@ int lm_ovl_setxattr(struct lm_ovl *ovl, struct lm_node *node, const char *name,
 int lm_ovl_removexattr(struct lm_ovl *ovl, struct lm_node *node, const char *name)
 {
 	struct lm_layer *up = ovl_upper(ovl);
-	char path[PATH_MAX];
+	char path[LM_PATH_MAX];
 	int rc;
 
 	if (ovl->cfg.noxattrs)
