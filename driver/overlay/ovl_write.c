@@ -473,17 +473,26 @@ static int remove_name(struct lm_ovl *ovl, struct lm_node *parent, const char *n
 {
 	struct lm_layer *up = ovl_upper(ovl);
 	struct lm_node *node = ovl_node_find(ovl, w);
-	bool dir = S_ISDIR(w->st.st_mode);
+	bool dir = S_ISDIR(w->st.st_mode), in_upper = is_upper(ovl, w->layer);
 	char path[LM_PATH_MAX];
 	int lower, rc;
 
+	/* One name of a lower hard-link group: copy the group up first, as
+	 * overlayfs with index=on does, so the other names' link count drops. */
+	if (node && !dir && !in_upper &&
+	    (w->st.st_nlink > 1 || is_upper(ovl, ovl_node_layer(ovl, node)))) {
+		rc = copy_up(ovl, node);
+		if (rc)
+			return rc;
+		in_upper = true;
+	}
 	lower = name_in_lower(ovl, parent, name);
 	if (lower < 0)
 		return lower;
 	rc = ovl_child_path(ovl, parent, name, path, sizeof(path));
 	if (rc)
 		return rc;
-	if (is_upper(ovl, w->layer)) {
+	if (in_upper) {
 		forget_upper_obj(ovl, path);
 		if (dir)
 			rc = up->ops->clear_whiteouts(up, path);
@@ -498,13 +507,6 @@ static int remove_name(struct lm_ovl *ovl, struct lm_node *parent, const char *n
 			rc = up->ops->whiteout(up, path);
 		if (rc)
 			return rc;
-	}
-	if (node && !dir && !is_upper(ovl, w->layer) && node->nlink_bias > 0 &&
-	    is_upper(ovl, ovl_node_layer(ovl, node))) {
-		/* A name of a copied-up group that was never linked in the upper. */
-		node->nlink_bias--;
-		if (ovl_node_path(ovl, node, true, path, sizeof(path)) == 0)
-			note_upper(ovl, node, path);
 	}
 	if (node)
 		ovl_alias_drop(ovl, node, parent, name);
