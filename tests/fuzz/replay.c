@@ -64,8 +64,8 @@ out_close:
 
 static int replay_file(const char *path, size_t *ran)
 {
-	uint8_t *data;
-	size_t len;
+	uint8_t *data = NULL;
+	size_t len = 0;
 	int rc = replay_read(path, &data, &len);
 
 	if (rc < 0) {
