@@ -589,6 +589,9 @@ int lm_ovl_lookup(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
 		} else {
 			*out = n;
 			*st = w.st;
+			/* Directory listings report the origin's number too. */
+			if (w.has_origin)
+				ovl_remap_add(ovl, w.st.st_ino, (dev_t)w.origin.dev, w.origin.ino);
 			/* Another name of a hard-link group already copied up:
 			 * the node's object is the upper one. */
 			if (ovl_node_layer(ovl, n) != w.layer)
