@@ -155,10 +155,11 @@ static void mark_alias_upper(struct lm_ovl *ovl, struct lm_node *node, struct lm
 	pthread_mutex_unlock(&ovl->tab_lock);
 }
 
-/* Makes NODE's object an upper object, copying it up with its parents.
+/* Makes NODE's object an upper object, copying it up with its parents and
+ * at most LIMIT bytes of its data (-1: all).
  * Every name of a hard-link group known to the mount is linked to the one
  * copy, so the group stays one file (as overlayfs's index=on keeps it). */
-static int copy_up(struct lm_ovl *ovl, struct lm_node *node)
+static int copy_up_upto(struct lm_ovl *ovl, struct lm_node *node, off_t limit)
 {
 	struct lm_layer *up = ovl_upper(ovl), *src;
 	char path[LM_PATH_MAX], upath[LM_PATH_MAX], name[NAME_MAX + 1];
@@ -183,10 +184,13 @@ static int copy_up(struct lm_ovl *ovl, struct lm_node *node)
 			return rc;
 		src = ovl->layers[layer];
 		rc = src->ops->getattr(src, path, &st);
+		if (rc)
+			return rc;
 		/* Names of the group the mount has not seen keep counting. */
 		node->nlink_bias = st.st_nlink > 1 ? (int64_t)st.st_nlink - 1 : 0;
-		if (rc == 0)
-			rc = copy_in(ovl, path, src, &st);
+		if (limit >= 0 && limit < st.st_size)
+			st.st_size = limit; /* about to be truncated: copy no more */
+		rc = copy_in(ovl, path, src, &st);
 		if (rc == 0)
 			rc = note_upper(ovl, node, path);
 		if (rc)
@@ -218,6 +222,11 @@ static int copy_up(struct lm_ovl *ovl, struct lm_node *node)
 		}
 	}
 	return 0;
+}
+
+static int copy_up(struct lm_ovl *ovl, struct lm_node *node)
+{
+	return copy_up_upto(ovl, node, -1);
 }
 
 /* True when NAME in PARENT exists in a lower layer (so removing it from the
@@ -705,7 +714,7 @@ int lm_ovl_setattr(struct lm_ovl *ovl, struct lm_node *node, const struct lm_set
 	if (!up)
 		return -EROFS;
 	WRLOCK(ovl);
-	rc = copy_up(ovl, node);
+	rc = copy_up_upto(ovl, node, (sa->valid & LM_SET_SIZE) ? sa->size : -1);
 	if (rc == 0)
 		rc = ovl_node_path(ovl, node, true, path, sizeof(path));
 	if (rc == 0 && (sa->valid & LM_SET_MODE))
@@ -744,7 +753,7 @@ int lm_ovl_open(struct lm_ovl *ovl, struct lm_node *node, int flags, struct lm_f
 		if (!ovl->has_upper)
 			return -EROFS;
 		WRLOCK(ovl);
-		rc = copy_up(ovl, node);
+		rc = copy_up_upto(ovl, node, (flags & O_TRUNC) ? 0 : -1);
 	} else {
 		pthread_rwlock_rdlock(&ovl->ns);
 		rc = 0;
