@@ -3,6 +3,7 @@
  * file handles are lm_file pointers; directory handles are snapshots.
  * Errors arrive as -errno and are negated here, once. */
 #define FUSE_USE_VERSION 314
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -77,12 +78,37 @@ static void lm_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 }
 
+/* How many directories to answer in full once the caller showed it stats
+ * files (tar, ls -l, du); one in this many is probed again. */
+#define RDP_FULL_RUN 64
+
+static bool rdp_is_probe(struct lm_fs *fs, fuse_ino_t dir)
+{
+	for (size_t i = 0; i < sizeof(fs->rdp_probe) / sizeof(fs->rdp_probe[0]); i++)
+		if (atomic_load(&fs->rdp_probe[i]) == dir)
+			return true;
+	return false;
+}
+
+static void rdp_add_probe(struct lm_fs *fs, fuse_ino_t dir)
+{
+	unsigned i = atomic_fetch_add(&fs->rdp_probe_next, 1);
+
+	atomic_store(&fs->rdp_probe[i % (sizeof(fs->rdp_probe) / sizeof(fs->rdp_probe[0]))], dir);
+}
+
 static void lm_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lm_fs *fs = FS(req);
 	struct lm_node *n;
 	struct stat st;
 	int rc = lm_ovl_lookup(fs->ovl, N(fs, parent), name, &n, &st);
+
+	/* A file of a directory just listed without file attributes: the
+	 * caller stats files, so list the next directories in full. */
+	if (rc == 0 && !S_ISDIR(st.st_mode) && atomic_load(&fs->rdp_full_left) == 0 &&
+	    rdp_is_probe(fs, parent))
+		atomic_store(&fs->rdp_full_left, RDP_FULL_RUN);
 
 	if (rc == -ENOENT) {
 		/* Cache the miss: nothing changes below the mount. */
@@ -444,6 +470,26 @@ static void lm_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 		lm_ovl_dirsnap_free(ds);
 }
 
+/* Whether this readdirplus should carry the attributes of files too.
+ * Each one costs a stat of a cold inode in the daemon and a new inode in
+ * the kernel, which a walk like find never uses; tar or ls -l would
+ * otherwise look every file up, one round trip each. So: answer with
+ * subdirectories' attributes only and watch for lookups of the files. */
+static bool rdp_files_wanted(struct lm_fs *fs, fuse_ino_t ino, off_t off)
+{
+	int left;
+
+	if (off != 0)
+		return atomic_load(&fs->rdp_full_left) > 0;
+	left = atomic_load(&fs->rdp_full_left);
+	while (left > 0 && !atomic_compare_exchange_weak(&fs->rdp_full_left, &left, left - 1))
+		;
+	if (left > 0)
+		return true;
+	rdp_add_probe(fs, ino);
+	return false;
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
@@ -452,6 +498,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct lm_node *dir = N(fs, ino);
 	char *buf = malloc(size), *p = buf;
 	size_t rem = size;
+	bool files = plus && rdp_files_wanted(fs, ino, off);
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -469,7 +516,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (!plus) {
 			len = fuse_add_direntry(req, p, rem, de->name, &e.attr, (off_t)i + 1);
 		} else {
-			if (i >= 2) {
+			/* An entry without a node id only gives the name. */
+			if (i >= 2 && (files || de->dtype == DT_DIR || de->dtype == DT_UNKNOWN)) {
 				struct stat st;
 
 				if (lm_ovl_lookup(fs->ovl, dir, de->name, &n, &st))

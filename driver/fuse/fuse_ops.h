@@ -2,7 +2,9 @@
 #ifndef LM_FUSE_OPS_H
 #define LM_FUSE_OPS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "overlay/overlay.h"
 
@@ -13,6 +15,15 @@ struct lm_fs {
 	struct lm_ovl *ovl;   /* owned by main */
 	double timeout;       /* entry, attribute and negative-entry timeout */
 	bool writeback;       /* kernel writeback cache requested */
+
+	/* Readdirplus policy (see do_readdir): how many more directories to
+	 * answer with every entry's attributes, and the last directories
+	 * answered with attributes of subdirectories only, whose files'
+	 * lookups tell that the caller wants them. Heuristic state: races
+	 * only cost a round trip. */
+	atomic_int rdp_full_left;
+	_Atomic uint64_t rdp_probe[8];
+	atomic_uint rdp_probe_next;
 };
 
 const struct fuse_lowlevel_ops *lm_fuse_ops(void);
