@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake pkg-config
   libfuse3-dev fuse3 libsodium-dev liblz4-dev liburing-dev
   busybox-static attr python3 util-linux kmod
+  podman   # the end-to-end test runs containers on laminafs
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #define FUSE_USE_VERSION 314
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <stdio.h>
@@ -85,6 +86,17 @@ static void raise_nofile(void)
 	}
 }
 
+/* True when comma-separated LIST holds the item WORD. */
+static bool has_opt(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 {
 	char *fopts = NULL;
@@ -93,11 +105,14 @@ static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 	int rc = 1;
 
 	/* As fuse-overlayfs: a root-owned mount serves every user of the
-	 * container (setuid programs, device nodes) with the kernel checking
-	 * permissions on the container's view of the owners. */
-	if (asprintf(&fopts, "fsname=%s,subtype=laminafs,default_permissions%s%s%s%s",
+	 * container (setuid programs) with the kernel checking permissions on
+	 * the container's view of the owners; device nodes only with -o dev
+	 * (containers-storage never passes mount flags to a mount program,
+	 * and the runtime's own remount of the root decides inside). */
+	if (asprintf(&fopts, "fsname=%s,subtype=laminafs,default_permissions%s%s%s%s%s",
 		     o->source ? o->source : "laminafs",
-		     getuid() == 0 ? ",allow_other,suid,dev" : "", o->ro ? ",ro" : "",
+		     getuid() == 0 ? ",allow_other,suid" : "",
+		     has_opt(o->fuse_opts, "dev") ? "" : ",nodev", o->ro ? ",ro" : "",
 		     o->fuse_opts ? "," : "", o->fuse_opts ? o->fuse_opts : "") < 0)
 		return 1;
 	char *argv[] = { (char *)"laminafs", (char *)"-o", fopts, (char *)"-d", NULL };
