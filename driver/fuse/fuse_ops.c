@@ -479,8 +479,8 @@ static bool rdp_files_wanted(struct lm_fs *fs, fuse_ino_t ino, off_t off)
 {
 	int left;
 
-	if (off != 0)
-		return atomic_load(&fs->rdp_full_left) > 0;
+	if (off != 0) /* the rest of a listing answers as its start did */
+		return !rdp_is_probe(fs, ino);
 	left = atomic_load(&fs->rdp_full_left);
 	while (left > 0 && !atomic_compare_exchange_weak(&fs->rdp_full_left, &left, left - 1))
 		;
