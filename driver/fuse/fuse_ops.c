@@ -323,7 +323,9 @@ static void lm_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	fi->keep_cache = 1;
 	fi->noflush = 1;
 	fill_entry(fs, &e, n, &st);
+	lm_ovl_file_attach(fs->ovl, n, f); /* best effort: only fstat after unlink needs it */
 	if (fuse_reply_create(req, &e, fi)) {
+		lm_ovl_file_detach(fs->ovl, n, f);
 		f->ops->close(f);
 		lm_ovl_forget(fs->ovl, n, 1);
 	}
@@ -345,8 +347,11 @@ static void lm_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * through it, so the page cache stays valid across opens. */
 	fi->keep_cache = 1;
 	fi->noflush = 1; /* flush has nothing to do: close needs no round trip */
-	if (fuse_reply_open(req, fi))
+	lm_ovl_file_attach(fs->ovl, N(fs, ino), f);
+	if (fuse_reply_open(req, fi)) {
+		lm_ovl_file_detach(fs->ovl, N(fs, ino), f);
 		f->ops->close(f);
+	}
 }
 
 static void lm_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -423,7 +428,9 @@ static void lm_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 static void lm_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	struct lm_fs *fs = FS(req);
+
+	lm_ovl_file_detach(fs->ovl, N(fs, ino), F(fi));
 	F(fi)->ops->close(F(fi));
 	fuse_reply_err(req, 0);
 }

@@ -224,6 +224,16 @@ static int alias_add(struct lm_node *n, struct lm_node *parent, const char *name
 
 static void node_maybe_free(struct lm_ovl *ovl, struct lm_node *n);
 
+static void free_openrefs(struct lm_node *n)
+{
+	while (n->open) {
+		struct lm_openref *r = n->open;
+
+		n->open = r->next;
+		free(r);
+	}
+}
+
 /* Caller holds tab_lock. */
 static void alias_free(struct lm_ovl *ovl, struct lm_alias *a)
 {
@@ -247,6 +257,7 @@ static void node_maybe_free(struct lm_ovl *ovl, struct lm_node *n)
 		n->aliases = a->next;
 		alias_free(ovl, a);
 	}
+	free_openrefs(n);
 	free(n->dl);
 	free(n);
 }
@@ -621,6 +632,36 @@ int ovl_node_stat(struct lm_ovl *ovl, struct lm_node *node, struct stat *st)
 	return rc;
 }
 
+int lm_ovl_file_attach(struct lm_ovl *ovl, struct lm_node *node, struct lm_file *f)
+{
+	struct lm_openref *r = malloc(sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->f = f;
+	pthread_mutex_lock(&ovl->tab_lock);
+	r->next = node->open;
+	node->open = r;
+	pthread_mutex_unlock(&ovl->tab_lock);
+	return 0;
+}
+
+void lm_ovl_file_detach(struct lm_ovl *ovl, struct lm_node *node, struct lm_file *f)
+{
+	struct lm_openref **p, *r = NULL;
+
+	pthread_mutex_lock(&ovl->tab_lock);
+	for (p = &node->open; *p; p = &(*p)->next) {
+		if ((*p)->f == f) {
+			r = *p;
+			*p = r->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ovl->tab_lock);
+	free(r);
+}
+
 int lm_ovl_getattr(struct lm_ovl *ovl, struct lm_node *node, struct stat *st)
 {
 	int rc;
@@ -628,6 +669,15 @@ int lm_ovl_getattr(struct lm_ovl *ovl, struct lm_node *node, struct stat *st)
 	pthread_rwlock_rdlock(&ovl->ns);
 	rc = ovl_node_stat(ovl, node, st);
 	pthread_rwlock_unlock(&ovl->ns);
+	if (rc == -ENOENT) {
+		/* No name left: an open, unlinked file is still there. */
+		pthread_mutex_lock(&ovl->tab_lock);
+		if (node->open)
+			rc = node->open->f->ops->fstat(node->open->f, st);
+		pthread_mutex_unlock(&ovl->tab_lock);
+		if (rc == 0)
+			lm_ovl_fix_stat(ovl, node, st);
+	}
 	return rc;
 }
 
@@ -829,6 +879,7 @@ void lm_ovl_free(struct lm_ovl *ovl)
 				free(a->name);
 				free(a);
 			}
+			free_openrefs(n);
 			free(n->dl);
 			free(n);
 		}

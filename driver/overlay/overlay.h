@@ -124,6 +124,12 @@ int lm_ovl_statfs(struct lm_ovl *ovl, struct statvfs *sv);
 /* fsync of an open file, honouring fsync=0. */
 int lm_ovl_fsync(struct lm_ovl *ovl, struct lm_file *f, bool datasync);
 
+/* Tells the node about a file opened on it (after lm_ovl_open/create) and
+ * that it is about to be closed: an open object whose last name was
+ * removed still answers getattr through it, as fstat(2) requires. */
+int lm_ovl_file_attach(struct lm_ovl *ovl, struct lm_node *node, struct lm_file *f);
+void lm_ovl_file_detach(struct lm_ovl *ovl, struct lm_node *node, struct lm_file *f);
+
 /* *out is owned by the caller, freed with lm_ovl_dirsnap_free(). */
 int lm_ovl_opendir(struct lm_ovl *ovl, struct lm_node *node, struct lm_dirsnap **out);
 void lm_ovl_dirsnap_free(struct lm_dirsnap *ds);

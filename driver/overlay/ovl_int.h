@@ -19,6 +19,11 @@ struct lm_alias {
 	struct lm_alias *next;
 };
 
+struct lm_openref {
+	struct lm_file *f;        /* borrowed: the adapter detaches it before closing */
+	struct lm_openref *next;
+};
+
 /* Fields marked [tab] are protected by ovl->tab_lock; [ns] fields change
  * only under ovl->ns held for writing. */
 struct lm_node {
@@ -32,6 +37,8 @@ struct lm_node {
 	struct lm_alias *aliases; /* [tab] */
 	int64_t nlink_bias;       /* [ns] names of a copied-up lower hard-link group not
 				   * (yet) linked in the upper: added to st_nlink */
+	struct lm_openref *open;  /* [tab] open files of the object, for fstat
+				   * after its last name is gone */
 	int *dl;                  /* [tab] directories: layers merged, top first */
 	int ndl;
 	struct lm_node *hnext;    /* [tab] hash chain */

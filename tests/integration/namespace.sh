@@ -209,4 +209,14 @@ fi
 lm_both_py "RENAME_WHITEOUT" 'try_("WHITEOUT flag", renameat2, "uc", "uc2", RENAME_WHITEOUT)
 print(sorted(n for n in os.listdir(".") if n.startswith("uc")))'
 
+# An open file outlives its last name: fstat, read and write still work.
+lm_both_py "fstat after unlink" 'fd = os.open("unl", os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, b"data")
+os.unlink("unl")
+st = os.fstat(fd)
+print("nlink", st.st_nlink, "size", st.st_size, os.pread(fd, 4, 0))
+os.pwrite(fd, b"more", 4)
+print("size", os.fstat(fd).st_size, "exists", os.path.exists("unl"))
+os.close(fd)'
+
 lm_finish
