@@ -29,18 +29,28 @@ static uint64_t report_ino(struct lm_ovl *ovl, dev_t dev, uint64_t ino)
 	return ino;
 }
 
+/* Caller holds tab_lock. */
+static struct lm_remap *remap_find(struct lm_ovl *ovl, uint64_t upper_ino)
+{
+	struct lm_remap *r = ovl->remap[key_hash(0, upper_ino, ovl->remapsize)];
+
+	while (r && r->upper_ino != upper_ino)
+		r = r->next;
+	return r;
+}
+
 uint64_t ovl_entry_ino(struct lm_ovl *ovl, int layer, uint64_t ino)
 {
 	dev_t dev = ovl->layers[layer]->dev;
 
 	if (is_upper(ovl, layer)) {
+		struct lm_remap *r;
+
 		pthread_mutex_lock(&ovl->tab_lock);
-		for (struct lm_remap *r = ovl->remap[key_hash(0, ino, ovl->remapsize)]; r; r = r->next) {
-			if (r->upper_ino == ino) {
-				dev = r->key_dev;
-				ino = r->key_ino;
-				break;
-			}
+		r = remap_find(ovl, ino);
+		if (r) {
+			dev = (dev_t)r->o.dev;
+			ino = r->o.ino;
 		}
 		pthread_mutex_unlock(&ovl->tab_lock);
 	}
@@ -146,53 +156,28 @@ void ovl_remap_del(struct lm_ovl *ovl, uint64_t upper_ino)
 	pthread_mutex_unlock(&ovl->tab_lock);
 }
 
-void ovl_remap_add(struct lm_ovl *ovl, uint64_t upper_ino, dev_t key_dev, uint64_t key_ino)
+static void remap_add(struct lm_ovl *ovl, uint64_t upper_ino, const struct lm_origin *o)
 {
 	struct lm_remap *r;
-	size_t h;
 
-	if (key_dev == ovl->layers[LM_UPPER]->dev && key_ino == upper_ino)
-		return;
-	r = malloc(sizeof(*r));
-	if (!r)
-		return; /* the copy keeps its own inode number: a cosmetic loss */
-	h = key_hash(0, upper_ino, ovl->remapsize);
 	pthread_mutex_lock(&ovl->tab_lock);
-	for (struct lm_remap *o = ovl->remap[h]; o; o = o->next) {
-		if (o->upper_ino == upper_ino) {
-			o->key_dev = key_dev;
-			o->key_ino = key_ino;
-			pthread_mutex_unlock(&ovl->tab_lock);
-			free(r);
-			return;
-		}
+	r = remap_find(ovl, upper_ino);
+	if (!r && (r = malloc(sizeof(*r))) != NULL) {
+		size_t h = key_hash(0, upper_ino, ovl->remapsize);
+
+		r->upper_ino = upper_ino;
+		r->next = ovl->remap[h];
+		ovl->remap[h] = r;
 	}
-	r->upper_ino = upper_ino;
-	r->key_dev = key_dev;
-	r->key_ino = key_ino;
-	r->next = ovl->remap[h];
-	ovl->remap[h] = r;
+	if (r) /* else the object shows its upper inode number: a cosmetic loss */
+		r->o = *o;
 	pthread_mutex_unlock(&ovl->tab_lock);
 }
 
-/* Caller holds tab_lock. */
-static void walk_key(struct lm_ovl *ovl, const struct lm_walk *w, dev_t *dev, uint64_t *ino)
+static void walk_key(const struct lm_walk *w, dev_t *dev, uint64_t *ino)
 {
-	*dev = w->st.st_dev;
-	*ino = w->st.st_ino;
-	if (!is_upper(ovl, w->layer))
-		return;
-	for (struct lm_remap *r = ovl->remap[key_hash(0, *ino, ovl->remapsize)]; r; r = r->next) {
-		if (r->upper_ino == *ino) {
-			*dev = r->key_dev;
-			*ino = r->key_ino;
-			return;
-		}
-	}
-	if (w->has_origin) {
-		*dev = (dev_t)w->origin.dev;
-		*ino = w->origin.ino;
-	}
+	*dev = w->has_origin ? (dev_t)w->origin.dev : w->st.st_dev;
+	*ino = w->has_origin ? w->origin.ino : w->st.st_ino;
 }
 
 static struct lm_alias *alias_find(struct lm_node *n, struct lm_node *parent, const char *name)
@@ -306,7 +291,7 @@ struct lm_node *ovl_node_find(struct lm_ovl *ovl, const struct lm_walk *w)
 	uint64_t ino;
 
 	pthread_mutex_lock(&ovl->tab_lock);
-	walk_key(ovl, w, &dev, &ino);
+	walk_key(w, &dev, &ino);
 	n = tab_find(ovl, dev, ino);
 	pthread_mutex_unlock(&ovl->tab_lock);
 	return n;
@@ -324,7 +309,7 @@ struct lm_node *ovl_node_get(struct lm_ovl *ovl, struct lm_node *parent, const c
 	uint64_t ino;
 
 	pthread_mutex_lock(&ovl->tab_lock);
-	walk_key(ovl, w, &dev, &ino);
+	walk_key(w, &dev, &ino);
 	n = tab_find(ovl, dev, ino);
 	if (!n) {
 		n = node_new(ovl, dev, ino, w);
@@ -504,6 +489,9 @@ int ovl_child_path(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
 
 /* ---- lookup ---- */
 
+static bool origin_get(struct lm_ovl *ovl, const char *dir, const char *name,
+		       uint64_t upper_ino, struct lm_origin *o);
+
 /* Walks PARENT's layers for NAME, top to bottom, as overlayfs does: the
  * first object wins; a directory merges with the directories below it
  * until an opaque one; a whiteout or a non-directory ends the walk.
@@ -557,29 +545,45 @@ int ovl_walk(struct lm_ovl *ovl, struct lm_node *parent, const char *name, struc
 	if (w->layer < 0)
 		return -ENOENT;
 	w->has_origin = false;
-	if (is_upper(ovl, w->layer) && ovl->nlayers > 1) {
-		char path[LM_PATH_MAX];
-
-		if (lm_path_join(path, sizeof(path), dir, name) == 0)
-			w->has_origin = ovl_origin_get(ovl, path, &w->origin) == 0;
-	}
+	if (is_upper(ovl, w->layer) && ovl->nlayers > 1)
+		w->has_origin = origin_get(ovl, dir, name, w->st.st_ino, &w->origin);
 	return 0;
 }
 
-int ovl_origin_get(struct lm_ovl *ovl, const char *path, struct lm_origin *o)
+/* The origin of upper object DIR/NAME (inode UPPER_INO): from the mount's
+ * cache, else from its marker (then cached). False when it has none. */
+static bool origin_get(struct lm_ovl *ovl, const char *dir, const char *name,
+		       uint64_t upper_ino, struct lm_origin *o)
 {
 	struct lm_layer *up = ovl->layers[LM_UPPER];
-	ssize_t n = up->ops->getxattr(up, path, ovl->origin_xattr, o, sizeof(*o));
+	char path[LM_PATH_MAX];
+	struct lm_remap *r;
+	ssize_t n;
 
-	if (n < 0)
-		return (int)n;
-	return n == sizeof(*o) ? 0 : -EUCLEAN;
+	pthread_mutex_lock(&ovl->tab_lock);
+	r = remap_find(ovl, upper_ino);
+	if (r)
+		*o = r->o;
+	pthread_mutex_unlock(&ovl->tab_lock);
+	if (r)
+		return true;
+	if (lm_path_join(path, sizeof(path), dir, name))
+		return false;
+	n = up->ops->getxattr(up, path, ovl->origin_xattr, o, sizeof(*o));
+	if (n != sizeof(*o))
+		return false; /* none, or not ours: the object is its own origin */
+	remap_add(ovl, upper_ino, o);
+	return true;
 }
 
-void ovl_origin_set(struct lm_ovl *ovl, const char *path, const struct lm_origin *o)
+void ovl_origin_set(struct lm_ovl *ovl, const char *path, uint64_t upper_ino,
+		    const struct lm_origin *o)
 {
 	struct lm_layer *up = ovl->layers[LM_UPPER];
 
+	if (o->dev == up->dev && o->ino == upper_ino)
+		return; /* an object made in the upper is its own origin */
+	remap_add(ovl, upper_ino, o);
 	/* Best effort: without the marker, identity holds for this mount. */
 	up->ops->setxattr(up, path, ovl->origin_xattr, o, sizeof(*o), 0);
 }
@@ -600,9 +604,6 @@ int lm_ovl_lookup(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
 		} else {
 			*out = n;
 			*st = w.st;
-			/* Directory listings report the origin's number too. */
-			if (w.has_origin)
-				ovl_remap_add(ovl, w.st.st_ino, (dev_t)w.origin.dev, w.origin.ino);
 			/* Another name of a hard-link group already copied up:
 			 * the node's object is the upper one. */
 			if (ovl_node_layer(ovl, n) != w.layer)

@@ -44,12 +44,7 @@ struct lm_node {
 	struct lm_node *hnext;    /* [tab] hash chain */
 };
 
-struct lm_remap {
-	uint64_t upper_ino;
-	dev_t key_dev;
-	uint64_t key_ino;
-	struct lm_remap *next;
-};
+
 
 struct lm_ovl {
 	struct lm_layer **layers;  /* upper (if any) first, then lowers top first; owned */
@@ -66,7 +61,7 @@ struct lm_ovl {
 	pthread_mutex_t tab_lock;
 	struct lm_node **tab;      /* [tab] node hash table by key */
 	size_t tabsize, nnodes;
-	struct lm_remap **remap;   /* [tab] upper ino -> origin key, for the mount's life */
+	struct lm_remap **remap;   /* [tab] upper ino -> origin, for the mount's life */
 	size_t remapsize;
 	struct lm_node *root;
 };
@@ -83,6 +78,14 @@ struct lm_origin {
 	int64_t nlink_bias;
 };
 _Static_assert(sizeof(struct lm_origin) == 24, "origin xattr layout");
+
+/* The mount's cache of origin markers, by upper inode number: filled on
+ * copy-up and on the first lookup that reads a marker. */
+struct lm_remap {
+	uint64_t upper_ino;
+	struct lm_origin o;
+	struct lm_remap *next;
+};
 
 /* Result of walking the layers for one name. */
 struct lm_walk {
@@ -113,10 +116,10 @@ int ovl_child_path(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
 struct lm_node *ovl_node_get(struct lm_ovl *ovl, struct lm_node *parent, const char *name,
 			     const struct lm_walk *w);
 struct lm_node *ovl_node_find(struct lm_ovl *ovl, const struct lm_walk *w);
-void ovl_remap_add(struct lm_ovl *ovl, uint64_t upper_ino, dev_t key_dev, uint64_t key_ino);
-/* Read and write the origin marker of upper object PATH. */
-int ovl_origin_get(struct lm_ovl *ovl, const char *path, struct lm_origin *o);
-void ovl_origin_set(struct lm_ovl *ovl, const char *path, const struct lm_origin *o);
+/* Records the origin of upper object PATH (inode UPPER_INO): in the
+ * marker xattr, so it survives a remount, and in the mount's cache. */
+void ovl_origin_set(struct lm_ovl *ovl, const char *path, uint64_t upper_ino,
+		    const struct lm_origin *o);
 /* Forgets the origin of upper object UPPER_INO (it was deleted). */
 void ovl_remap_del(struct lm_ovl *ovl, uint64_t upper_ino);
 void ovl_alias_drop(struct lm_ovl *ovl, struct lm_node *node, struct lm_node *parent,

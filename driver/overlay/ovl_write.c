@@ -43,8 +43,7 @@ static int note_upper(struct lm_ovl *ovl, struct lm_node *node, const char *path
 
 	if (rc)
 		return rc;
-	ovl_remap_add(ovl, st.st_ino, node->key_dev, node->key_ino);
-	ovl_origin_set(ovl, path, &o);
+	ovl_origin_set(ovl, path, st.st_ino, &o);
 	return 0;
 }
 
