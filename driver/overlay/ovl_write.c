@@ -81,17 +81,38 @@ static void forget_upper_obj(struct lm_ovl *ovl, const char *path)
 		ovl_remap_del(ovl, st.st_ino);
 }
 
+/* Copies NODE's object (its parent already in the upper) from its layer
+ * into the upper at the same path, with at most LIMIT bytes of data (-1:
+ * all), and records its origin. */
+static int copy_obj_up(struct lm_ovl *ovl, struct lm_node *node, off_t limit)
+{
+	struct lm_layer *src = ovl->layers[ovl_node_layer(ovl, node)];
+	char path[LM_PATH_MAX];
+	struct stat st;
+	int rc = ovl_node_path(ovl, node, false, path, sizeof(path));
+
+	if (rc == 0)
+		rc = src->ops->getattr(src, path, &st);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(st.st_mode)) {
+		/* Names of the group the mount has not seen keep counting. */
+		node->nlink_bias = st.st_nlink > 1 ? (int64_t)st.st_nlink - 1 : 0;
+		if (limit >= 0 && limit < st.st_size)
+			st.st_size = limit; /* about to be truncated: copy no more */
+	}
+	rc = copy_in(ovl, path, src, &st);
+	return rc ? rc : note_upper(ovl, node, path);
+}
+
 /* Makes sure directory NODE exists in the upper layer, copying up its
  * parents first. */
 static int copy_up_dir(struct lm_ovl *ovl, struct lm_node *node)
 {
-	struct lm_layer *up = ovl_upper(ovl), *src;
 	struct lm_node *parent;
-	char path[LM_PATH_MAX];
-	struct stat st;
 	int rc, *dl;
 
-	if (!up)
+	if (!ovl->has_upper)
 		return -EROFS;
 	if (dir_in_upper(ovl, node))
 		return 0;
@@ -99,17 +120,8 @@ static int copy_up_dir(struct lm_ovl *ovl, struct lm_node *node)
 	if (!parent)
 		return -ENOENT;
 	rc = copy_up_dir(ovl, parent);
-	if (rc)
-		return rc;
-	rc = ovl_node_path(ovl, node, false, path, sizeof(path));
-	if (rc)
-		return rc;
-	src = ovl->layers[ovl_node_layer(ovl, node)];
-	rc = src->ops->getattr(src, path, &st);
 	if (rc == 0)
-		rc = copy_in(ovl, path, src, &st);
-	if (rc == 0)
-		rc = note_upper(ovl, node, path);
+		rc = copy_obj_up(ovl, node, -1);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&ovl->tab_lock);
@@ -160,38 +172,22 @@ static void mark_alias_upper(struct lm_ovl *ovl, struct lm_node *node, struct lm
  * copy, so the group stays one file (as overlayfs's index=on keeps it). */
 static int copy_up_upto(struct lm_ovl *ovl, struct lm_node *node, off_t limit)
 {
-	struct lm_layer *up = ovl_upper(ovl), *src;
+	struct lm_layer *up = ovl_upper(ovl);
 	char path[LM_PATH_MAX], upath[LM_PATH_MAX], name[NAME_MAX + 1];
 	struct lm_node *parent;
-	struct stat st;
-	int rc, layer;
+	int rc;
 
 	if (!up)
 		return -EROFS;
 	if (S_ISDIR(node->type))
 		return copy_up_dir(ovl, node);
-	layer = ovl_node_layer(ovl, node);
-	if (!is_upper(ovl, layer)) {
+	if (!is_upper(ovl, ovl_node_layer(ovl, node))) {
 		parent = node_parent(ovl, node);
 		if (!parent)
 			return -ENOENT;
 		rc = copy_up_dir(ovl, parent);
-		if (rc)
-			return rc;
-		rc = ovl_node_path(ovl, node, false, path, sizeof(path));
-		if (rc)
-			return rc;
-		src = ovl->layers[layer];
-		rc = src->ops->getattr(src, path, &st);
-		if (rc)
-			return rc;
-		/* Names of the group the mount has not seen keep counting. */
-		node->nlink_bias = st.st_nlink > 1 ? (int64_t)st.st_nlink - 1 : 0;
-		if (limit >= 0 && limit < st.st_size)
-			st.st_size = limit; /* about to be truncated: copy no more */
-		rc = copy_in(ovl, path, src, &st);
 		if (rc == 0)
-			rc = note_upper(ovl, node, path);
+			rc = copy_obj_up(ovl, node, limit);
 		if (rc)
 			return rc;
 		pthread_mutex_lock(&ovl->tab_lock);
