@@ -59,10 +59,14 @@ static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg)
 	}
 	if (!o->upperdir)
 		return 0;
-	if (stat(o->upperdir, &us) || stat(o->workdir, &ws)) {
+	if (stat(o->upperdir, &us)) {
 		rc = -errno;
-		die_layer(access(o->upperdir, F_OK) ? "upperdir" : "workdir",
-			  access(o->upperdir, F_OK) ? o->upperdir : o->workdir, rc);
+		die_layer("upperdir", o->upperdir, rc);
+		return rc;
+	}
+	if (stat(o->workdir, &ws)) {
+		rc = -errno;
+		die_layer("workdir", o->workdir, rc);
 		return rc;
 	}
 	if (us.st_dev != ws.st_dev) {
@@ -91,9 +95,11 @@ static bool has_opt(const char *list, const char *word)
 {
 	size_t n = strlen(word);
 
-	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+	for (const char *p = list; p; p = strchr(p, ',')) {
+		p += *p == ',';
 		if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == '\0'))
 			return true;
+	}
 	return false;
 }
 

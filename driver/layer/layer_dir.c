@@ -139,7 +139,7 @@ static bool xattr_is_y(const char *ppath, const char *name)
 	return lgetxattr(ppath, name, v, sizeof(v)) == 1 && v[0] == 'y';
 }
 
-static bool dir_is_opaque(struct lm_dirlayer *d, int fd, const char *rel)
+static bool dir_is_opaque(int fd, const char *rel)
 {
 	char pp[PROC_PATH_MAX], sub[PATH_MAX];
 	struct stat st;
@@ -147,7 +147,6 @@ static bool dir_is_opaque(struct lm_dirlayer *d, int fd, const char *rel)
 	if (proc_path(fd, rel, pp) == 0 &&
 	    (xattr_is_y(pp, "trusted.overlay.opaque") || xattr_is_y(pp, "user.overlay.opaque")))
 		return true;
-	(void)d;
 	return lm_path_join(sub, sizeof(sub), rel, LM_WH_OPAQUE) == 0 &&
 	       fstatat(fd, sub, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
@@ -172,7 +171,7 @@ static int dir_lookup(struct lm_layer *l, const char *dir, const char *name,
 		}
 		out->kind = LM_ENT_OBJ;
 		if (want_opaque && S_ISDIR(out->st.st_mode))
-			out->opaque = dir_is_opaque(d, a.fd, a.rel);
+			out->opaque = dir_is_opaque(a.fd, a.rel);
 		return 0;
 	}
 	if (errno != ENOENT && errno != ENOTDIR)
