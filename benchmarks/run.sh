@@ -35,6 +35,10 @@ Options:
                      laminafs (alias: lamina)
                    default: all four
   --fresh-data     regenerate the test data even if a matching copy exists
+  --no-uring       leave fuse.enable_uring as it is (by default the run sets
+                   it to Y, so laminafs serves requests from per-CPU io_uring
+                   queues, and restores it afterwards; fuse-overlayfs, on
+                   libfuse 3.14, never asks for them)
   -h, --help       this text
 
 Environment:
@@ -42,7 +46,15 @@ Environment:
                    repo, else `laminafs` on PATH).  It is started exactly like
                    fuse-overlayfs: LAMINAFS -o lowerdir=L,upperdir=U,workdir=W MNT
   FUSE_OVERLAYFS=PATH  fuse-overlayfs binary (default: fuse-overlayfs on PATH)
-  BENCH_DIR=DIR    scratch directory on a real disk (default /var/tmp/lamina-bench)
+  BENCH_DIR=DIR    scratch directory (default /var/tmp/lamina-bench)
+  BENCH_FS=image|dir  image (default): BENCH_DIR is a dedicated ext4 file
+                   system (default journal options) in BENCH_IMG, mounted for
+                   the run, so every peer works on a fresh, ordinary ext4
+                   whatever the host's root file system is and whatever it
+                   went through (an ext4 without a journal, as a VM's root
+                   often is, slows inode allocation after mass deletes, and
+                   differently for each peer).  dir: use BENCH_DIR as it is.
+  BENCH_IMG=FILE   the image (default /var/tmp/lamina-bench.img, 24 GiB sparse)
   RUNS=N           runs per measurement; the table shows medians (default 3)
 
 Needs root, fio, fuse-overlayfs, fusermount3 and the kernel overlay module.
@@ -63,11 +75,13 @@ check_fail() {
 
 QUICK=0
 FRESH_DATA=0
+URING=on
 ONLY=""
 for arg in "$@"; do
 	case "$arg" in
 	--quick) QUICK=1 ;;
 	--fresh-data) FRESH_DATA=1 ;;
+	--no-uring) URING=keep ;;
 	--only=*) ONLY=${arg#--only=} ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; die "unknown argument: $arg" ;;
@@ -77,6 +91,12 @@ done
 RUNS=${RUNS:-3}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
 BENCH_DIR=${BENCH_DIR:-/var/tmp/lamina-bench}
+BENCH_FS=${BENCH_FS:-image}
+BENCH_IMG=${BENCH_IMG:-/var/tmp/lamina-bench.img}
+[[ $BENCH_FS == image || $BENCH_FS == dir ]] || die "BENCH_FS must be image or dir (got '$BENCH_FS')"
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_SAVED=""
+IMG_MOUNTED=0
 
 PEERS=()
 if [[ -z $ONLY ]]; then
@@ -284,6 +304,12 @@ cleanup() {
 		else
 			log "warning: could not unmount everything under $BENCH_DIR; left $PEERS_DIR in place"
 		fi
+	fi
+	if ((IMG_MOUNTED)); then
+		umount "$BENCH_DIR" 2>/dev/null || umount -l "$BENCH_DIR" || true
+	fi
+	if [[ -n $URING_SAVED ]]; then
+		echo "$URING_SAVED" >"$URING_PARAM" 2>/dev/null || true
 	fi
 	exit "$rc"
 }
@@ -589,6 +615,24 @@ has_peer laminafs && log "laminafs: $LAMINAFS"
 has_peer fuse-overlayfs && log "fuse-overlayfs: $FUSE_OVERLAYFS"
 
 mkdir -p "$BENCH_DIR"
+if [[ $BENCH_FS == image ]] && ! mountpoint -q "$BENCH_DIR"; then
+	if [[ ! -f $BENCH_IMG ]]; then
+		log "making the benchmark file system: ext4 in $BENCH_IMG (24 GiB sparse)"
+		truncate -s 24G "$BENCH_IMG"
+		mkfs.ext4 -q -F -L lamina-bench "$BENCH_IMG" || die "mkfs.ext4 $BENCH_IMG failed"
+	fi
+	mount -o loop "$BENCH_IMG" "$BENCH_DIR" || die "cannot mount $BENCH_IMG on $BENCH_DIR"
+	IMG_MOUNTED=1
+fi
+if [[ $URING == on ]]; then
+	if [[ -w $URING_PARAM ]]; then
+		URING_SAVED=$(cat "$URING_PARAM")
+		echo Y >"$URING_PARAM"
+	else
+		log "note: this kernel has no FUSE over io_uring ($URING_PARAM); laminafs uses /dev/fuse"
+	fi
+fi
+[[ -r $URING_PARAM ]] && log "fuse.enable_uring=$(cat "$URING_PARAM")"
 BENCH_FSTYPE=$(stat -f -c %T "$BENCH_DIR")
 case "$BENCH_FSTYPE" in
 tmpfs | ramfs | overlayfs | overlay | fuseblk | fuse)
@@ -681,7 +725,8 @@ TOTAL=$(elapsed "$START" "$(now)")
 	echo
 	echo "- host: $(uname -srm), $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
 	echo "- load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "- BENCH_DIR: $BENCH_DIR ($BENCH_FSTYPE)"
+	echo "- BENCH_DIR: $BENCH_DIR ($BENCH_FSTYPE$( ((IMG_MOUNTED)) && echo ", dedicated image $BENCH_IMG"))"
+	[[ -r $URING_PARAM ]] && echo "- fuse.enable_uring: $(cat "$URING_PARAM") (laminafs serves from io_uring queues when Y)"
 	has_peer laminafs && echo "- laminafs: $LAMINAFS ($(bin_version "$LAMINAFS"))"
 	has_peer fuse-overlayfs && echo "- fuse-overlayfs: $FUSE_OVERLAYFS ($(bin_version "$FUSE_OVERLAYFS"))"
 	echo "- fio: $(fio --version)"

@@ -13,8 +13,9 @@
 #include <sys/xattr.h>
 
 #include "fuse/fuse_ops.h"
+#include "fuse/fuse_uring.h"
 
-#define MAX_WRITE (1u << 20)
+#define MAX_WRITE LM_FUSE_MAX_WRITE
 
 static struct lm_fs *FS(fuse_req_t req)
 {
@@ -76,6 +77,8 @@ static void lm_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	else
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (fs->uring)
+		lm_fuse_uring_on_init(fs->uring);
 }
 
 /* How many directories to answer in full once the caller showed it stats
@@ -362,6 +365,16 @@ static void lm_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf;
 
 	(void)ino;
+	/* Served from an io_uring queue: read straight into the reply. */
+	buf = lm_fuse_uring_reply_buf(size);
+	if (buf) {
+		n = f->ops->pread(f, buf, size, off);
+		if (n < 0)
+			fuse_reply_err(req, (int)-n);
+		else
+			fuse_reply_buf(req, buf, (size_t)n);
+		return;
+	}
 	if (f->fd >= 0) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 

@@ -9,12 +9,17 @@
 #include "overlay/overlay.h"
 
 struct fuse_lowlevel_ops;
+struct lm_fuse_uring;
+
+/* Largest read or write a request carries. */
+#define LM_FUSE_MAX_WRITE (1u << 20)
 
 /* What every request handler can reach through fuse_req_userdata(). */
 struct lm_fs {
 	struct lm_ovl *ovl;   /* owned by main */
 	double timeout;       /* entry, attribute and negative-entry timeout */
 	bool writeback;       /* kernel writeback cache requested */
+	struct lm_fuse_uring *uring; /* io_uring transport or NULL; owned by main */
 
 	/* Readdirplus policy (see do_readdir): how many more directories to
 	 * answer with every entry's attributes, and the last directories

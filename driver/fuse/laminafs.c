@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fuse/fuse_ops.h"
+#include "fuse/fuse_uring.h"
 #include "mount/opts.h"
 
 static void die_layer(const char *what, const char *path, int rc)
@@ -103,6 +104,23 @@ static bool has_opt(const char *list, const char *word)
 	return false;
 }
 
+/* Threads serving each CPU's io_uring queue: one may block on the disk
+ * while the other answers. */
+#define URING_THREADS 8
+
+/* Unmounted (or aborted) from outside: nothing is left to serve and every
+ * change is already in the upper layer, so leave at once. The process's
+ * descriptors on the layers close with it, a few microseconds after the
+ * unmount rather than after the threads wind down, so whoever unmounted
+ * can unmount the layers' file systems next (podman, test suites).
+ * Sanitizer builds take the slow way, which checks for leaks. */
+static void connection_gone(void)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+	_exit(0);
+#endif
+}
+
 static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 {
 	char *fopts = NULL;
@@ -134,6 +152,11 @@ static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 		fprintf(stderr, "laminafs: cannot mount on '%s'\n", o->mountpoint);
 		goto out_signals;
 	}
+	/* Before the daemon forks and INIT arrives: the transport is
+	 * chosen in the INIT reply. */
+	if (lm_fuse_uring_new(se, o->uring && lm_fuse_uring_offered() ? URING_THREADS : 0,
+			      LM_FUSE_MAX_WRITE, connection_gone, &fs->uring))
+		fprintf(stderr, "laminafs: cannot set up the request transport hooks\n");
 	/* The mount is live: only now may the caller go on. */
 	fuse_daemonize(o->foreground || o->debug);
 	lc = fuse_loop_cfg_create();
@@ -145,6 +168,8 @@ static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 		rc = fuse_session_loop_mt(se, lc) < 0 ? 1 : 0;
 		fuse_loop_cfg_destroy(lc);
 	}
+	lm_fuse_uring_free(fs->uring);
+	fs->uring = NULL;
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

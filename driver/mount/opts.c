@@ -371,6 +371,12 @@ static int set_writeback(struct lm_mount_opts *o, const char *key,
 	return opts_parse_bool(key, val, &o->writeback, warn);
 }
 
+static int set_uring(struct lm_mount_opts *o, const char *key,
+		     const char *val, FILE *warn)
+{
+	return opts_parse_bool(key, val, &o->uring, warn);
+}
+
 static int set_volatile(struct lm_mount_opts *o, const char *key,
 			const char *val, FILE *warn)
 {
@@ -465,6 +471,7 @@ static const struct lm_optdef lm_optdefs[] = {
 	{ "fsync", LM_ARG_REQ, false, set_fsync },
 	{ "volatile", LM_ARG_NONE, false, set_volatile },
 	{ "writeback", LM_ARG_REQ, false, set_writeback },
+	{ "uring", LM_ARG_REQ, false, set_uring },
 	{ "timeout", LM_ARG_REQ, false, set_timeout },
 	{ "threads", LM_ARG_REQ, false, set_threads },
 	{ "debug", LM_ARG_NONE, false, set_debug },
@@ -620,6 +627,7 @@ static void opts_defaults(struct lm_mount_opts *o)
 	o->squash_uid = -1;
 	o->squash_gid = -1;
 	o->fsync = true;
+	o->uring = true;
 	o->timeout = LM_DEFAULT_TIMEOUT;
 }
 
@@ -744,6 +752,9 @@ static const char lm_usage_text[] =
 "  writeback=0|1            use the kernel writeback cache (default 0)\n"
 "  timeout=SECONDS          entry/attribute cache timeout (default 86400)\n"
 "  threads=N                worker threads, 0 = default\n"
+"  uring=0|1                serve requests from per-CPU io_uring queues, two\n"
+"                           threads a CPU, when the kernel offers them\n"
+"                           (fuse.enable_uring=Y); default 1\n"
 "  ro, rw                   mount read-only / read-write\n"
 "\n"
 "Passed to FUSE and the kernel:\n"

@@ -31,6 +31,7 @@ struct lm_mount_opts {
 	bool fsync;             /* fsync=0 turns fsync requests into no-ops */
 	bool volatile_mnt;      /* volatile: no fsync at all, including copy-up */
 	bool writeback;         /* writeback=1 enables the kernel writeback cache */
+	bool uring;             /* uring=0 keeps requests off io_uring queues */
 	bool ro;
 	double timeout;         /* entry/attr timeout in seconds */
 	unsigned threads;       /* threads=N, 0 = default */
