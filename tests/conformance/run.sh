@@ -315,6 +315,7 @@ run_um_peer() {
 	local logdir="$RESULTS_DIR/unionmount.$peer.logs"
 	mkdir -p "$logdir" "$WORK/bin"
 	: > "$out"
+	: > "$out.why"
 	local fuseopt=""
 	case "$peer" in
 	laminafs) ln -sf "$LAMINAFS" "$WORK/bin/laminafs"; fuseopt="--fuse=laminafs" ;;
@@ -324,22 +325,37 @@ run_um_peer() {
 	local t rc lg
 	for t in $(um_list_tests); do
 		lg="$logdir/$t.log"
-		# Private mount namespace: the suite mounts tmpfs on /lower, /upper
-		# and the union on /mnt; none of it is visible outside and all of
-		# it disappears when the namespace exits.  mount(8) runs the FUSE
-		# helper with a sanitised PATH, so (inside the namespace only) the
-		# peer binary is bind-mounted into /usr/local/sbin, which is on it.
+		# Each test runs in its own private mount namespace AND pid
+		# namespace.  The suite mounts tmpfs on /lower and /upper and the
+		# union on /mnt; none of it is visible outside.  ./run leaves the
+		# union mounted when it ends, and a FUSE daemon started inside the
+		# namespace would keep that namespace (and itself) alive forever;
+		# the pid namespace makes the kernel kill every process of it
+		# (the peer daemon included) when the wrapper shell exits, even
+		# after a timeout, so nothing outlives the test.
+		# mount(8) runs the FUSE helper with a sanitised PATH, so (inside
+		# the namespace only) a directory holding the peer binary is
+		# bind-mounted onto /usr/local/sbin, which is on that PATH; then
+		# `mount -t fuse.<peer> <peer> /mnt -o lowerdir=...` finds it.
 		PATH="$WORK/bin:$PATH" timeout -k 10 "$UM_TIMEOUT" \
-			unshare -m --propagation private \
+			unshare --mount --propagation private --pid --fork --mount-proc \
 			sh -c 'bin=$1; dir=$2; shift 2
 				[ -d /usr/local/sbin ] && mount --bind "$bin" /usr/local/sbin
-				cd "$dir" && exec python3 ./run "$@"' sh "$WORK/bin" "$UNIONMOUNT_DIR" \
+				cd "$dir" || exit 2
+				python3 ./run "$@"
+				rc=$?
+				echo "[conformance] union at exit: $(grep " /mnt " /proc/mounts)"
+				umount -l /mnt /upper /lower 2>/dev/null
+				exit $rc' sh "$WORK/bin" "$UNIONMOUNT_DIR" \
 			--ov $fuseopt --xdev "$t" > "$lg" 2>&1 < /dev/null
 		rc=$?
 		if [ $rc = 0 ]; then
 			echo "unionmount/$t pass" >> "$out"
 		else
 			echo "unionmount/$t fail" >> "$out"
+			# why: the suite prints the failing check last (on stderr)
+			printf 'unionmount/%s %s\n' "$t" \
+				"$(grep -v '^\[conformance\]' "$lg" | grep -v '^ *$' | tail -n 1)" >> "$out.why"
 		fi
 	done
 	log "unionmount/$peer: done"
@@ -393,6 +409,13 @@ report() {
 		if [ "$nreg" -gt 0 ]; then
 			sed 's/^/  REGRESSION /' "$regs" | head -n "${MAX_LIST:-200}"
 			[ "$nreg" -gt "${MAX_LIST:-200}" ] && echo "  ... (full list: $regs)"
+			# unionmount cases: show laminafs's failing check
+			if [ -s "$RESULTS_DIR/unionmount.$cand.why" ] && grep -q '^unionmount/' "$regs"; then
+				echo "  laminafs failure messages (unionmount):"
+				grep '^unionmount/' "$regs" | while read -r k _; do
+					grep -F "$k " "$RESULTS_DIR/unionmount.$cand.why" | head -n 1 | sed 's/^/    /'
+				done
+			fi
 		fi
 		local ngain
 		ngain=$(wc -l < "$gains")
