@@ -300,18 +300,29 @@ static ssize_t uring_writev(int fd, struct iovec *iov, int count, void *userdata
  * belongs to one session a process. */
 static void (*gone_hook)(void);
 
-static ssize_t plain_read(int fd, void *buf, size_t len, void *userdata)
+/* ENODEV on /dev/fuse: unmounted or aborted. */
+static ssize_t check_gone(ssize_t n)
 {
-	ssize_t n = read(fd, buf, len);
-
-	(void)userdata;
 	if (n < 0 && errno == ENODEV && gone_hook)
 		gone_hook();
 	return n;
 }
 
-static ssize_t plain_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
-			    unsigned int flags, void *userdata)
+static ssize_t plain_read(int fd, void *buf, size_t len, void *userdata)
+{
+	(void)userdata;
+	return check_gone(read(fd, buf, len));
+}
+
+static ssize_t receive_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+			      unsigned int flags, void *userdata)
+{
+	(void)userdata;
+	return check_gone(splice(fdin, offin, fdout, offout, len, flags));
+}
+
+static ssize_t send_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+			   unsigned int flags, void *userdata)
 {
 	(void)userdata;
 	return splice(fdin, offin, fdout, offout, len, flags);
@@ -320,8 +331,8 @@ static ssize_t plain_splice(int fdin, off_t *offin, int fdout, off_t *offout, si
 static const struct fuse_custom_io uring_io = {
 	.writev = uring_writev,
 	.read = plain_read,
-	.splice_receive = plain_splice,
-	.splice_send = plain_splice,
+	.splice_receive = receive_splice,
+	.splice_send = send_splice,
 };
 
 int lm_fuse_uring_new(struct fuse_session *se, unsigned threads, size_t payload,
