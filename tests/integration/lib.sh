@@ -236,6 +236,13 @@ lm_cleanup() {
 	lm_teardown
 	for j in $(jobs -p); do kill -KILL "$j" 2>/dev/null; done
 	wait 2>/dev/null
+	# A sanitizer build of the daemon writes its reports (memory errors,
+	# leaks at exit) here: the daemon's own stderr is closed.
+	if [ -n "$T" ] && compgen -G "$T/sanitizer.*" >/dev/null; then
+		printf '[%s] FAIL: sanitizer reports from the daemon:\n' "$LM_NAME"
+		cat "$T"/sanitizer.*
+		rc=1
+	fi
 	if [ -n "$T" ] && [ -e "$T/.watchdog-fired" ]; then
 		printf '[%s] FAIL: timed out after %ss (hung mount or daemon?)\n' "$LM_NAME" "$LM_TEST_TIMEOUT"
 		rc=1
@@ -299,6 +306,8 @@ lm_init() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/lamina-it.$LM_NAME.XXXXXX") || lm_die "mktemp failed"
 	T=$(readlink -f "$T")
 	chmod 755 "$T"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/sanitizer"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T/sanitizer"
 	trap lm_cleanup EXIT
 	trap 'printf "[%s] interrupted\n" "$LM_NAME" >&2; exit 130' INT
 	trap 'printf "[%s] terminated\n" "$LM_NAME" >&2; exit 143' TERM
