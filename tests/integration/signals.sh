@@ -5,7 +5,8 @@
 #   - daemon mode (no -f): the launching command returns only once the
 #     mount is live (checked at once, no polling) and with stdout/stderr
 #     closed (`laminafs ... 2>&1 | cat` returns); SIGTERM to the daemon then
-#     unmounts and ends it; `fusermount3 -u` ends it too
+#     unmounts and ends it, also when the mountpoint was given as a relative
+#     path; `fusermount3 -u` ends it too
 #
 # fuse-overlayfs 1.10 fails these checks:
 #   - "exit status after SIGTERM" / "after SIGINT" (foreground): it exits
@@ -88,6 +89,19 @@ if [ -n "$dpid" ]; then
 	kill -TERM "$dpid"
 	lm_wait_pids_gone "$dpid" 15 || lm_fail "daemon still running 15 s after SIGTERM"
 	wait_unmounted "$M" || lm_fail "$M still mounted 10 s after SIGTERM to the daemon"
+fi
+lm_unmount_one "$M"
+
+lm_log "daemon mode: a relative mountpoint is unmounted on SIGTERM"
+LM_MOUNTS+=("$M")
+(cd "$T" && timeout 30 "$LAMINAFS" -o "$OPTS" mnt </dev/null) || lm_fail "mount on a relative path failed"
+dpid=$(lm_daemon_pids mnt)
+if [ -n "$dpid" ]; then
+	kill -TERM "$dpid"
+	lm_wait_pids_gone "$dpid" 15 || lm_fail "daemon still running 15 s after SIGTERM"
+	wait_unmounted "$M" || lm_fail "relative mountpoint: $M still mounted 10 s after SIGTERM"
+else
+	lm_fail "relative mountpoint: no daemon behind $M"
 fi
 lm_unmount_one "$M"
 
