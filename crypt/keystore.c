@@ -186,7 +186,7 @@ int ks_read_versions(int dfd, const struct lm_tenant_rec *r, const char *where,
 	struct lm_kekver_rec *vs = NULL, *tmp;
 	struct dirent *de;
 	size_t cnt = 0, cap = 0;
-	int fd = dup(dfd), rc = 0;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 
 	*out = NULL;
@@ -264,7 +264,7 @@ void ks_time(char *out, size_t size, uint64_t t)
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	if (!gmtime_r(&tt, &tm) || !strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm))
+	if (!gmtime_r(&tt, &tm) || !strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(out, size, "@%llu", (unsigned long long)t);
 }
 

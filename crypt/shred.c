@@ -25,7 +25,7 @@
 /* Counts the version files in @dfd. */
 static uint32_t count_versions(int dfd)
 {
-	int fd = dup(dfd);
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	uint32_t n = 0;
@@ -75,7 +75,7 @@ static int write_tombstone(int dfd, const char *name, const char *where,
 /* Overwrites and removes every file of @dfd but the tombstone. */
 static int destroy_keys(int dfd, const char *where, struct lm_err *err)
 {
-	int fd = dup(dfd), rc = 0;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 
