@@ -83,6 +83,47 @@ enum lm_cipher lm_aead_key_cipher(const struct lm_aead_key *k)
 	return k->cipher;
 }
 
+int lm_aead_encrypt_nonce(const struct lm_aead_key *k, unsigned char *out,
+			  const unsigned char *plain, size_t len,
+			  const unsigned char *ad, size_t adlen,
+			  const unsigned char *nonce)
+{
+	if (k->cipher == LM_CIPHER_AES256GCM)
+		crypto_aead_aes256gcm_encrypt_afternm(out, NULL, plain, len, ad,
+						      adlen, NULL, nonce, &k->gcm);
+	else
+		crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, plain, len,
+							   ad, adlen, NULL,
+							   nonce, k->key);
+	return 0;
+}
+
+int lm_aead_decrypt_nonce(const struct lm_aead_key *k, unsigned char *plain,
+			  const unsigned char *in, size_t inlen,
+			  const unsigned char *ad, size_t adlen,
+			  const unsigned char *nonce)
+{
+	int rc;
+
+	if (inlen < LM_AEAD_ABYTES)
+		return -EINVAL;
+	if (k->cipher == LM_CIPHER_AES256GCM)
+		rc = crypto_aead_aes256gcm_decrypt_afternm(plain, NULL, NULL, in,
+							   inlen, ad, adlen,
+							   nonce, &k->gcm);
+	else
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL,
+								in, inlen, ad,
+								adlen, nonce,
+								k->key);
+	if (rc) {
+		if (inlen > LM_AEAD_ABYTES)
+			sodium_memzero(plain, inlen - LM_AEAD_ABYTES);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 /* The authenticated data of a box: its cipher byte, then the caller's. */
 static int aead_ad(unsigned char *buf, enum lm_cipher cipher,
 		   const unsigned char *ad, size_t adlen)
@@ -106,18 +147,9 @@ int lm_aead_seal(const struct lm_aead_key *k, unsigned char *box,
 		return -EINVAL;
 	box[0] = (unsigned char)k->cipher;
 	memset(nonce, 0, LM_AEAD_NONCEBYTES);
-	if (k->cipher == LM_CIPHER_AES256GCM) {
-		randombytes_buf(nonce, crypto_aead_aes256gcm_NPUBBYTES);
-		crypto_aead_aes256gcm_encrypt_afternm(ct, NULL, plain, len,
-						      full, adlen + 1, NULL,
-						      nonce, &k->gcm);
-	} else {
-		randombytes_buf(nonce, LM_AEAD_NONCEBYTES);
-		crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, plain, len,
-							   full, adlen + 1,
-							   NULL, nonce, k->key);
-	}
-	return 0;
+	randombytes_buf(nonce, k->cipher == LM_CIPHER_AES256GCM ?
+			crypto_aead_aes256gcm_NPUBBYTES : LM_AEAD_NONCEBYTES);
+	return lm_aead_encrypt_nonce(k, ct, plain, len, full, adlen + 1, nonce);
 }
 
 int lm_aead_open(const struct lm_aead_key *k, unsigned char *plain,
@@ -143,15 +175,8 @@ int lm_aead_open(const struct lm_aead_key *k, unsigned char *plain,
 		 * bit of a box is either authenticated or checked. */
 		if (memcmp(nonce + n, zero, LM_AEAD_NONCEBYTES - n))
 			goto out_bad;
-		rc = crypto_aead_aes256gcm_decrypt_afternm(plain, NULL, NULL, ct,
-							   ctlen, full, adlen + 1,
-							   nonce, &k->gcm);
-	} else {
-		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL,
-								ct, ctlen, full,
-								adlen + 1, nonce,
-								k->key);
 	}
+	rc = lm_aead_decrypt_nonce(k, plain, ct, ctlen, full, adlen + 1, nonce);
 	if (rc == 0)
 		return 0;
 out_bad:

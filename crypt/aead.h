@@ -73,4 +73,18 @@ int lm_aead_open(const struct lm_aead_key *k, unsigned char *plain,
 		 const unsigned char *box, size_t boxlen,
 		 const unsigned char *ad, size_t adlen);
 
+/* The bare construction under a box: @nonce given (24 bytes for XChaCha,
+ * 12 for GCM), @ad passed as it is (no cipher byte), @out = ciphertext ||
+ * tag (len + LM_AEAD_ABYTES). For known-answer tests against published
+ * vectors; everything else uses lm_aead_seal, whose nonces are random. */
+int lm_aead_encrypt_nonce(const struct lm_aead_key *k, unsigned char *out,
+			  const unsigned char *plain, size_t len,
+			  const unsigned char *ad, size_t adlen,
+			  const unsigned char *nonce);
+/* Returns 0 or -EBADMSG (then @plain is zeroed). @inlen includes the tag. */
+int lm_aead_decrypt_nonce(const struct lm_aead_key *k, unsigned char *plain,
+			  const unsigned char *in, size_t inlen,
+			  const unsigned char *ad, size_t adlen,
+			  const unsigned char *nonce);
+
 #endif

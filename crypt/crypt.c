@@ -37,6 +37,15 @@ bool lm_crypt_equal(const void *a, const void *b, size_t len)
 	return sodium_memcmp(a, b, len) == 0;
 }
 
+int lm_hash(unsigned char *out, size_t outlen, const void *in, size_t len,
+	    const unsigned char *key, size_t keylen)
+{
+	if (outlen < crypto_generichash_BYTES_MIN || outlen > crypto_generichash_BYTES_MAX ||
+	    keylen > crypto_generichash_KEYBYTES_MAX)
+		return -EINVAL;
+	return crypto_generichash(out, outlen, in, len, key, keylen) ? -EINVAL : 0;
+}
+
 void lm_crypt_hex(char *out, const void *in, size_t len)
 {
 	sodium_bin2hex(out, 2 * len + 1, in, len);

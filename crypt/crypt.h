@@ -28,6 +28,11 @@ void lm_crypt_wipe(void *p, size_t len);
 /* Constant-time comparison of two @len byte buffers. */
 bool lm_crypt_equal(const void *a, const void *b, size_t len);
 
+/* BLAKE2b: @outlen (16..64) bytes of hash of @in, keyed with @key
+ * (@keylen 0..64; NULL for none). Returns 0 or -EINVAL. */
+int lm_hash(unsigned char *out, size_t outlen, const void *in, size_t len,
+	    const unsigned char *key, size_t keylen);
+
 /* Lower-case hex of @len bytes into @out (2 * len + 1 bytes, NUL ended). */
 void lm_crypt_hex(char *out, const void *in, size_t len);
 

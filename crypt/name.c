@@ -120,8 +120,6 @@ ssize_t lm_name_open(const struct lm_name_key *k, const unsigned char *dirid,
 	if (rawlen < 0)
 		return rawlen;
 	plen = (size_t)rawlen - NAME_NONCE - NAME_TAG;
-	if (outsize < plen + 1)
-		return -ENOSPC;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(padded, NULL, NULL,
 						       raw + NAME_NONCE,
 						       plen + NAME_TAG, dirid,
@@ -137,6 +135,10 @@ ssize_t lm_name_open(const struct lm_name_key *k, const unsigned char *dirid,
 	    !sodium_is_zero(padded + n, plen - n) ||
 	    !name_valid((const char *)padded, n))
 		goto out_wipe;
+	if (outsize < n + 1) {
+		rc = -ENOSPC;
+		goto out_wipe;
+	}
 	memcpy(out, padded, n);
 	out[n] = '\0';
 	rc = (int)n;
