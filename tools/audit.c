@@ -111,6 +111,8 @@ static int parse(struct lm_cli *c, int argc, char **argv, const char *usage,
 
 	if (!tenant)
 		opts[3].name = NULL;
+	if (lm_cli_exact_opts(argc, argv, opts))
+		return LM_EXIT_USAGE;
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

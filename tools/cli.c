@@ -85,6 +85,36 @@ bool lm_cli_common(struct lm_cli *c, int opt, const char *arg)
 	return false;
 }
 
+int lm_cli_exact_opts(int argc, char **argv, const struct option *opts)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		size_t n;
+		bool known = false;
+
+		if (!strcmp(a, "--"))
+			break;
+		if (strncmp(a, "--", 2))
+			continue;
+		n = strcspn(a + 2, "=");
+		for (const struct option *o = opts; o->name; o++) {
+			if (strlen(o->name) == n && !strncmp(o->name, a + 2, n)) {
+				known = true;
+				/* Its value is the next argument: skip it. */
+				if (o->has_arg == required_argument && !a[2 + n])
+					i++;
+				break;
+			}
+		}
+		if (!known) {
+			lm_cli_error("%s: unknown option --%.*s (see --help)", argv[0],
+				     (int)n, a + 2);
+			return LM_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
 /* ---- secrets ---------------------------------------------------------- */
 
 static struct termios tty_saved;

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <getopt.h>
 #include <stdio.h>
 
 #include "crypt.h"
@@ -77,6 +78,12 @@ void lm_cli_time(char *out, size_t size, uint64_t t);
 	{ "store", required_argument, NULL, LM_CLI_OPT_STORE },     \
 	{ "json", no_argument, NULL, LM_CLI_OPT_JSON },             \
 	{ "help", no_argument, NULL, 'h' }
+
+/* getopt_long takes any unambiguous prefix of a long option ("--pass" for
+ * "--passphrase-file"); lamina does not, so that a mistyped option can never
+ * turn a secret into a file name that ends up in a message. Returns 0, or
+ * prints the error and returns LM_EXIT_USAGE. */
+int lm_cli_exact_opts(int argc, char **argv, const struct option *opts);
 
 /* Handles a common option; true when @opt was one. */
 bool lm_cli_common(struct lm_cli *c, int opt, const char *arg);
