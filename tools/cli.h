@@ -12,7 +12,7 @@
 #include "keystore.h"
 #include "store.h"
 
-/* Exit codes, documented in `lamina --help` and docs/cli.md. */
+/* Exit codes, documented in `lamina --help` and docs/keys.md. */
 enum lm_exit {
 	LM_EXIT_OK = 0,
 	LM_EXIT_FAIL = 1,       /* the operation failed (I/O, permissions, exists) */
