@@ -105,10 +105,10 @@ int main(int argc, char **argv)
 	struct lm_err err = { "" };
 	struct lm_tenant_secret sec = { LM_SECRET_KEYFILE, NULL, 0 };
 	unsigned char *key;
-	struct lm_store *st;
-	struct lm_tenant *t;
+	struct lm_store *st = NULL;
+	struct lm_tenant *t = NULL;
 	size_t len;
-	int rc;
+	int rc, code;
 
 	if (argc < 5 || lm_crypt_init()) {
 		fprintf(stderr, "usage: lm_objtool create|open|open-one STORE TENANT KEYFILE ...\n");
@@ -116,15 +116,14 @@ int main(int argc, char **argv)
 	}
 	key = lm_secret_alloc(33);
 	rc = lm_secret_file_read(argv[4], "key file", key, 33, &len, &err);
-	if (rc)
-		return fail(rc, &err);
 	sec.bytes = key;
 	sec.len = len;
-	rc = lm_store_open(argv[2], false, &st, &err);
+	if (!rc)
+		rc = lm_store_open(argv[2], false, &st, &err);
 	if (!rc)
 		rc = lm_tenant_open(st, argv[3], &sec, &t, &err);
 	if (rc)
-		return fail(rc, &err);
+		goto out;
 	if (!strcmp(argv[1], "create") && argc >= 6) {
 		const char *prefix = argc > 6 ? argv[6] : "obj";
 		unsigned char dek[32];
@@ -142,18 +141,24 @@ int main(int argc, char **argv)
 		rc = lm_store_foreach_container(st, open_one, &c);
 		lm_crypt_hex(hex, c.hash, 32);
 		printf("opened %zu objects, keys %s\n", c.opened, hex);
-		if (!rc && c.rc)
-			return exit_code(c.rc); /* the message is out */
+		if (!rc && c.rc) {
+			code = exit_code(c.rc); /* the message is out */
+			goto out_code;
+		}
 	} else if (!strcmp(argv[1], "open-one") && argc >= 6) {
 		unsigned char dek[32];
 
 		rc = lm_slotfile_open(st, argv[5], t, dek, &err);
 	} else {
 		fprintf(stderr, "lm_objtool: unknown command %s\n", argv[1]);
-		return 2;
+		code = 2;
+		goto out_code;
 	}
+out:
+	code = rc ? fail(rc, &err) : 0;
+out_code:
 	lm_tenant_free(t);
 	lm_store_free(st);
 	lm_secret_free(key);
-	return rc ? fail(rc, &err) : 0;
+	return code;
 }
