@@ -222,6 +222,38 @@ assert d["gamma"]["state"] == "shredded" and d["gamma"]["shredded"], d
 expect_fail "object of a shredded tenant" 5 "tenant delta was shredded" \
 	"$OBJTOOL" open-one "$S" delta "$T/kb" d0
 
+# ---- on a terminal (script(1) gives the CLI a pty) -------------------------
+# Input is typed after each prompt, as a person would: the prompt flushes
+# type-ahead and turns echo off first.
+tty_run() { # tty_run "LINE..." CMD — each line typed 0.5 s after the last
+	local lines=$1
+	shift
+	{ for l in $lines; do sleep 0.5; printf '%s\n' "$l"; done; sleep 0.5; } |
+		script -qec "$*" /dev/null
+}
+if command -v script >/dev/null; then
+	tty_run "ttypass-42 ttypass-42" "$LAMINA" --store "$S" tenant create ttyt --kdf-cost interactive >"$T/out" 2>&1
+	lm_check "create on a terminal: exit" 0 $?
+	grep -q "Passphrase for tenant ttyt, again:" "$T/out" || lm_fail "create did not ask twice: $(cat "$T/out")"
+	grep -q "ttypass-42" "$T/out" && lm_fail "the passphrase was echoed"
+	tty_run "ttypass-42" "$LAMINA" --store "$S" tenant rotate ttyt >"$T/out" 2>&1
+	lm_check "rotate with the prompted passphrase: exit" 0 $?
+	tty_run "ttypass-43" "$LAMINA" --store "$S" tenant rotate ttyt >"$T/out" 2>&1
+	lm_check "rotate with a wrong prompted passphrase: exit" 4 $?
+	tty_run "one two" "$LAMINA" --store "$S" tenant create ttyu --kdf-cost interactive >"$T/out" 2>&1
+	lm_check "mismatched passphrases: exit" 2 $?
+	grep -q "do not match" "$T/out" || lm_fail "mismatch message: $(cat "$T/out")"
+	[ -e "$S/keys/ttyu" ] && lm_fail "a tenant was created from mismatched passphrases"
+	tty_run "n" "$LAMINA" --store "$S" tenant shred ttyt >"$T/out" 2>&1
+	lm_check "shred answered no: exit" 1 $?
+	[ -e "$S/keys/ttyt/shredded" ] && lm_fail "shred answered no, but shredded"
+	tty_run "y" "$LAMINA" --store "$S" tenant shred ttyt >"$T/out" 2>&1
+	lm_check "shred answered yes: exit" 0 $?
+	[ -e "$S/keys/ttyt/shredded" ] || lm_fail "shred answered yes, not shredded"
+else
+	lm_log "no script(1): terminal cases skipped"
+fi
+
 # ---- audit ----------------------------------------------------------------
 "$LAMINA" --store "$S" audit verify >"$T/out" 2>&1 || lm_fail "audit verify: $(cat "$T/out")"
 "$LAMINA" --store "$S" audit show >"$T/show" || lm_fail "audit show"
