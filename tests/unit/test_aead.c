@@ -4,6 +4,8 @@
  * nothing released. */
 #include <errno.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "aead.h"
 #include "check.h"
@@ -170,6 +172,32 @@ static void test_cross_cipher(void)
 	lm_aead_key_free(g);
 }
 
+/* After a fork, parent and child must not draw the same nonces (the
+ * nonce pool is per process). */
+static void test_fork_nonces(void)
+{
+	unsigned char key[32] = { 3 }, pbox[LM_AEAD_OVERHEAD], cbox[LM_AEAD_OVERHEAD];
+	struct lm_aead_key *k;
+	int fds[2], status;
+	pid_t pid;
+
+	CHECK_RC(lm_aead_key_new(LM_CIPHER_XCHACHA20POLY1305, key, &k), 0);
+	lm_aead_seal(k, pbox, NULL, 0, NULL, 0); /* fills the pool */
+	CHECK(pipe(fds) == 0);
+	pid = fork();
+	if (pid == 0) {
+		lm_aead_seal(k, cbox, NULL, 0, NULL, 0);
+		_exit(write(fds[1], cbox, sizeof(cbox)) == (ssize_t)sizeof(cbox) ? 0 : 1);
+	}
+	lm_aead_seal(k, pbox, NULL, 0, NULL, 0);
+	CHECK(read(fds[0], cbox, sizeof(cbox)) == (ssize_t)sizeof(cbox));
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status));
+	CHECK(memcmp(pbox + 1, cbox + 1, LM_AEAD_NONCEBYTES) != 0);
+	close(fds[0]);
+	close(fds[1]);
+	lm_aead_key_free(k);
+}
+
 static void test_kdf(void)
 {
 	unsigned char dek[32], a[32], b[32], c[32], id[16] = { 9 };
@@ -208,5 +236,6 @@ int main(void)
 	CHECK(lm_aead_name((enum lm_cipher)7) == NULL);
 	test_cross_cipher();
 	test_kdf();
+	test_fork_nonces();
 	return check_done("test_aead");
 }
