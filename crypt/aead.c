@@ -1,6 +1,5 @@
 /* Block sealing on libsodium's AEAD constructions (see aead.h). */
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 #include <sodium.h>
 
@@ -21,44 +20,6 @@ _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == LM_AEAD_NONCEBYTE
 _Static_assert(crypto_aead_aes256gcm_NPUBBYTES <= LM_AEAD_NONCEBYTES, "nonce size");
 _Static_assert(crypto_aead_xchacha20poly1305_ietf_ABYTES == LM_AEAD_ABYTES, "tag size");
 _Static_assert(crypto_aead_aes256gcm_ABYTES == LM_AEAD_ABYTES, "tag size");
-
-/* Nonces come from a per-thread buffer of random bytes, refilled from
- * libsodium's CSPRNG 4 KiB at a time: randombytes_buf per seal costs a
- * system call (libsodium checks getpid() for forks) and ChaCha20 set-up,
- * which is 10-15% of sealing a 4 KiB block. Every nonce is still fresh
- * random bytes, used once. A forked child would inherit its parent's unused
- * bytes, so the fork handler throws them away. */
-static _Thread_local struct {
-	unsigned char buf[4096];
-	size_t left;
-} nonce_pool;
-static pthread_once_t nonce_once = PTHREAD_ONCE_INIT;
-
-static void nonce_pool_drop(void)
-{
-	sodium_memzero(nonce_pool.buf, sizeof(nonce_pool.buf));
-	nonce_pool.left = 0;
-}
-
-static void nonce_pool_init(void)
-{
-	pthread_atfork(NULL, NULL, nonce_pool_drop);
-}
-
-static void nonce_random(unsigned char *out, size_t n)
-{
-	unsigned char *p;
-
-	pthread_once(&nonce_once, nonce_pool_init);
-	if (nonce_pool.left < n) {
-		randombytes_buf(nonce_pool.buf, sizeof(nonce_pool.buf));
-		nonce_pool.left = sizeof(nonce_pool.buf);
-	}
-	p = nonce_pool.buf + sizeof(nonce_pool.buf) - nonce_pool.left;
-	memcpy(out, p, n);
-	memset(p, 0, n);
-	nonce_pool.left -= n;
-}
 
 bool lm_aead_available(enum lm_cipher cipher)
 {
@@ -186,8 +147,8 @@ int lm_aead_seal(const struct lm_aead_key *k, unsigned char *box,
 		return -EINVAL;
 	box[0] = (unsigned char)k->cipher;
 	memset(nonce, 0, LM_AEAD_NONCEBYTES);
-	nonce_random(nonce, k->cipher == LM_CIPHER_AES256GCM ?
-		     crypto_aead_aes256gcm_NPUBBYTES : LM_AEAD_NONCEBYTES);
+	lm_crypt_nonce(nonce, k->cipher == LM_CIPHER_AES256GCM ?
+		       crypto_aead_aes256gcm_NPUBBYTES : LM_AEAD_NONCEBYTES);
 	return lm_aead_encrypt_nonce(k, ct, plain, len, full, adlen + 1, nonce);
 }
 

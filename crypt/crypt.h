@@ -22,6 +22,17 @@ void lm_secret_free(void *p);
 /* Fills @buf with @len bytes from the system's CSPRNG. */
 void lm_crypt_random(void *buf, size_t len);
 
+/* Fresh random bytes for nonces (@n <= 64): drawn from a per-thread pool
+ * refilled from the CSPRNG 4 KiB at a time, so a nonce costs a memcpy, not
+ * a system call. The pool is dropped in a forked child. */
+void lm_crypt_nonce(void *out, size_t n);
+
+/* A per-thread LM_SCRATCH_BYTES buffer of secret memory for short-lived
+ * derived keys (caller wipes what it put there before returning). NULL when
+ * out of memory. */
+#define LM_SCRATCH_BYTES 64u
+unsigned char *lm_secret_scratch(void);
+
 /* Wipes @len bytes at @p in a way the compiler cannot drop. */
 void lm_crypt_wipe(void *p, size_t len);
 

@@ -71,34 +71,33 @@ int lm_file_tmpname(char *out, size_t size, const char *name)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int lm_file_write_tmp(int dirfd, const char *name, const void *buf,
 		      size_t len, bool sync)
 {
 	char tmp[300];
 	int fd, rc = lm_file_tmpname(tmp, sizeof(tmp), name);
+	const unsigned char *p = buf;
+	size_t done = 0;
 
 	if (rc)
 		return rc;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		    0600);
+	/* No O_TRUNC: an existing temporary file (a rotation's shadow, see
+	 * lm_file_exchange) is overwritten in place, keeping its inode. */
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	rc = write_all(fd, buf, len);
+	while (!rc && done < len) {
+		ssize_t n = pwrite(fd, p + done, len - done, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = n < 0 ? -errno : -EIO;
+		else
+			done += (size_t)n;
+	}
+	if (!rc && ftruncate(fd, (off_t)len) < 0)
+		rc = -errno;
 	if (!rc && sync && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && !rc)
@@ -115,6 +114,25 @@ int lm_file_commit(int dirfd, const char *name)
 
 	if (rc)
 		return rc;
+	return renameat(dirfd, tmp, dirfd, name) < 0 ? -errno : 0;
+}
+
+int lm_file_exchange(int dirfd, const char *name)
+{
+	char tmp[300];
+	int rc = lm_file_tmpname(tmp, sizeof(tmp), name);
+
+	if (rc)
+		return rc;
+	if (renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0)
+		return 0;
+	if (errno == ENOENT) {
+		/* The container went away meanwhile: do not bring it back. */
+		unlinkat(dirfd, tmp, 0);
+		return -ENOENT;
+	}
+	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+		return -errno;
 	return renameat(dirfd, tmp, dirfd, name) < 0 ? -errno : 0;
 }
 

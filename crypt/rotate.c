@@ -7,8 +7,12 @@
  *     new version only, into a temporary file beside it (not synced one by
  *     one: that is what makes 10,000 objects take seconds, not minutes);
  *  3. one syncfs makes every temporary file durable;
- *  4. each temporary file is renamed over its container: every rename
- *     swaps a complete, durable old file for a complete, durable new one;
+ *  4. each temporary file is exchanged with its container (renameat2
+ *     RENAME_EXCHANGE, a rename where that is missing): every exchange
+ *     swaps a complete, durable old file for a complete, durable new one.
+ *     The old content stays under the temporary name as the container's
+ *     "shadow", whose inode the next rotation overwrites (lm_file_exchange
+ *     says why); it holds only slots of versions about to be retired;
  *  5. the directories are fsync'ed, so the renames are durable;
  *  6. only then are the older versions retired: each record is replaced by
  *     one without key material, and the old file's blocks overwritten.
@@ -161,7 +165,9 @@ static int rot_commit(struct rot_ctx *c)
 	for (size_t i = 0; i < c->n; i++) {
 		int dfd = rot_dirfd(c, c->items[i].dir);
 
-		rc = dfd < 0 ? dfd : lm_file_commit(dfd, c->items[i].name);
+		rc = dfd < 0 ? dfd : lm_file_exchange(dfd, c->items[i].name);
+		if (rc == -ENOENT)
+			continue; /* removed meanwhile: nothing to rewrap */
 		if (rc)
 			return lm_errf(c->err, rc, "cannot replace %s/%s/%s: %s",
 				       c->st->path, c->items[i].dir,

@@ -87,7 +87,7 @@ int lm_slot_add(struct lm_keyblock *kb, const struct lm_kek *kek,
 	}
 	s->version = kek->version;
 	s->cipher = LM_SLOT_CIPHER_XCHACHA;
-	randombytes_buf(s->nonce, sizeof(s->nonce));
+	lm_crypt_nonce(s->nonce, sizeof(s->nonce));
 	slot_ad(ad, kb, s->version, s->cipher);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(s->wrapped, NULL, dek, 32,
 						   ad, sizeof(ad), NULL,
@@ -134,17 +134,17 @@ static size_t keyblock_body(const struct lm_keyblock *kb, unsigned char *out)
 }
 
 /* The MAC of an encoded body of @len bytes under @dek's header subkey. */
-static void keyblock_mac(unsigned char *mac, const unsigned char *body,
-			 size_t len, const unsigned char *dek)
+static int keyblock_mac(unsigned char *mac, const unsigned char *body,
+			size_t len, const unsigned char *dek)
 {
-	unsigned char *k = sodium_malloc(LM_KEY_BYTES);
-	unsigned char stack[LM_KEY_BYTES];
-	unsigned char *key = k ? k : stack;
+	unsigned char *key = lm_secret_scratch();
 
+	if (!key)
+		return -ENOMEM;
 	lm_kdf_subkey(key, dek, LM_SUBKEY_HEADER);
 	crypto_generichash(mac, LM_KEYBLOCK_MAC, body, len, key, LM_KEY_BYTES);
 	sodium_memzero(key, LM_KEY_BYTES);
-	sodium_free(k);
+	return 0;
 }
 
 ssize_t lm_keyblock_encode(struct lm_keyblock *kb, const unsigned char *dek,
@@ -157,7 +157,8 @@ ssize_t lm_keyblock_encode(struct lm_keyblock *kb, const unsigned char *dek,
 	if (outsize < size)
 		return -ENOSPC;
 	o = keyblock_body(kb, out);
-	keyblock_mac(kb->mac, out, o, dek);
+	if (keyblock_mac(kb->mac, out, o, dek))
+		return -ENOMEM;
 	memcpy(out + o, kb->mac, LM_KEYBLOCK_MAC);
 	return (ssize_t)size;
 }
@@ -276,7 +277,10 @@ int lm_keyblock_open(const struct lm_keyblock *kb, const char *tenant,
 		return lm_errf(err, -EBADMSG,
 			       "%s: key slot v%u does not open: it was damaged, or copied from another object",
 			       what, (unsigned)s->version);
-	keyblock_mac(mac, body, keyblock_body(kb, body), dek);
+	if (keyblock_mac(mac, body, keyblock_body(kb, body), dek)) {
+		sodium_memzero(dek, 32);
+		return lm_errf(err, -ENOMEM, "out of memory");
+	}
 	if (sodium_memcmp(mac, kb->mac, sizeof(mac))) {
 		sodium_memzero(dek, 32);
 		return lm_errf(err, -EBADMSG,
