@@ -364,8 +364,11 @@ int ks_tenant_open(struct lm_store *st, const char *name,
 		close(dfd);
 		if (rc == 1)
 			return ks_shredded_error(&tr, err);
-		return lm_errf(err, -EUCLEAN, "%s/keys/%s/shredded is damaged",
-			       st->path, name);
+		if (rc == -EUCLEAN || rc == -EPROTONOSUPPORT)
+			return lm_errf(err, -EUCLEAN, "%s/keys/%s/shredded is damaged",
+				       st->path, name);
+		return lm_errf(err, rc, "cannot read %s/keys/%s/shredded: %s",
+			       st->path, name, strerror(-rc));
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t || !(t->keys = lm_secret_alloc(96))) {
@@ -682,7 +685,10 @@ int lm_tenant_info(struct lm_store *st, const char *name,
 	}
 	if (rc < 0) {
 		close(dfd);
-		return lm_errf(err, -EUCLEAN, "%s/shredded is damaged", where);
+		if (rc == -EUCLEAN || rc == -EPROTONOSUPPORT)
+			return lm_errf(err, -EUCLEAN, "%s/shredded is damaged", where);
+		return lm_errf(err, rc, "cannot read %s/shredded: %s", where,
+			       strerror(-rc));
 	}
 	rc = read_tenant_rec(dfd, where, &out->rec, err);
 	if (!rc)
