@@ -203,6 +203,32 @@ else
 	lm_log "not root or no setpriv: unreadable-file case skipped"
 fi
 
+# Damage: a changed byte in a keystore file or a slot file is an integrity
+# error (exit 6) naming the file, and rotation stops before retiring anything.
+cp "$S/keys/acme/v2" "$T/v2.orig"
+"$PY" -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[100]^=4; open(p,"wb").write(b)' "$S/keys/acme/v2"
+expect_fail "damaged key version file (show)" 6 "keys/acme/v2 is damaged" \
+	"$LAMINA" --store "$S" tenant show acme
+expect_fail "damaged key version file (rotate)" 6 "keys/acme/v2 is damaged" \
+	"$LAMINA" --store "$S" tenant rotate acme --key-file "$T/ka"
+cp "$T/v2.orig" "$S/keys/acme/v2"
+cp "$S/objects/a2.slots" "$T/a2.orig"
+"$PY" -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[150]^=1; open(p,"wb").write(b)' "$S/objects/a2.slots"
+"$LAMINA" --store "$S" tenant rotate acme --key-file "$T/ka" >"$T/out" 2>"$T/err"
+lm_check "rotate over a tampered slot: exit" 6 $?
+grep -q "a2.slots: key slot v2 does not open" "$T/err" || lm_fail "rotate over a tampered slot: $(cat "$T/err")"
+lm_log "rotate over a tampered slot: $(cat "$T/err")"
+"$LAMINA" --store "$S" tenant show acme --json | "$PY" -c '
+import json, sys
+v = json.load(sys.stdin)["key_versions"]
+assert [x["state"] for x in v] == ["retired", "active", "active"], v
+' || lm_fail "a stopped rotation retired a version"
+cp "$T/a2.orig" "$S/objects/a2.slots"
+"$LAMINA" --store "$S" tenant rotate acme --key-file "$T/ka" >"$T/out" 2>&1 ||
+	lm_fail "rotate after the repair: $(cat "$T/out")"
+h4=$("$OBJTOOL" open "$S" acme "$T/ka")
+lm_check "acme's data keys after the repaired rotation" "$h1" "$h4"
+
 # ---- shred --------------------------------------------------------------
 "$OBJTOOL" create "$S" gamma-x "$T/ka" 1 >/dev/null 2>&1 # no such tenant: harmless
 "$LAMINA" --store "$S" tenant shred gamma --yes >"$T/out" 2>&1 || lm_fail "shred: $(cat "$T/out")"
