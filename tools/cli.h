@@ -1,0 +1,95 @@
+/* Shared parts of the lamina CLI: exit codes, messages, the store, tenant
+ * secrets (never from argv), JSON and time output. */
+#ifndef LM_CLI_H
+#define LM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <getopt.h>
+#include <stdio.h>
+
+#include "crypt.h"
+#include "keystore.h"
+#include "store.h"
+
+/* Exit codes, documented in `lamina --help` and docs/keys.md. */
+enum lm_exit {
+	LM_EXIT_OK = 0,
+	LM_EXIT_FAIL = 1,       /* the operation failed (I/O, permissions, exists) */
+	LM_EXIT_USAGE = 2,      /* bad command line or argument */
+	LM_EXIT_NOTFOUND = 3,   /* no such store, tenant or object */
+	LM_EXIT_KEY = 4,        /* wrong passphrase or key file, wrong tenant */
+	LM_EXIT_SHREDDED = 5,   /* the tenant was shredded */
+	LM_EXIT_INTEGRITY = 6,  /* damaged or tampered keystore, slots or audit log */
+};
+
+/* Options every command takes. */
+struct lm_cli {
+	const char *store;   /* --store DIR; NULL for the default */
+	bool json;           /* --json */
+};
+
+/* One line "lamina: MESSAGE" on stderr. */
+void lm_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The exit code for -errno @rc. */
+int lm_cli_exit_code(int rc);
+
+/* Prints @err's message (or strerror) and returns the exit code of @rc. */
+int lm_cli_fail(int rc, const struct lm_err *err);
+
+/* Opens the store of --store / LAMINA_STORE / the default. Prints the
+ * error and returns an exit code, or 0. */
+int lm_cli_store(const struct lm_cli *c, bool create, struct lm_store **st);
+
+/* Where the tenant secret comes from: --key-file, --passphrase-file, or
+ * (neither) LAMINA_PASSPHRASE_FILE, else a prompt on the terminal. */
+struct lm_cli_secret_src {
+	const char *key_file;
+	const char *passphrase_file;
+};
+
+/* A tenant secret read into secret memory. */
+struct lm_cli_secret {
+	struct lm_tenant_secret sec;
+	unsigned char *buf;
+};
+
+/* Reads the secret for @tenant; @confirm asks twice on a terminal (for a
+ * new tenant). Prints the error and returns an exit code, or 0. */
+int lm_cli_secret_get(const struct lm_cli_secret_src *src, const char *tenant,
+		      bool confirm, struct lm_cli_secret *out);
+void lm_cli_secret_free(struct lm_cli_secret *s);
+
+/* Asks "QUESTION [y/N]" on the terminal; true on yes. False when there is
+ * no terminal. */
+bool lm_cli_confirm(const char *question);
+
+/* @s as a JSON string, quotes included. */
+void lm_json_str(FILE *f, const char *s);
+
+/* ISO 8601 UTC ("2026-11-28T16:41:06Z") of unix time @t into @out. */
+void lm_cli_time(char *out, size_t size, uint64_t t);
+
+/* Options shared by every verb, for getopt_long tables. */
+#define LM_CLI_OPT_STORE 1000
+#define LM_CLI_OPT_JSON 1001
+#define LM_CLI_COMMON_OPTS                                          \
+	{ "store", required_argument, NULL, LM_CLI_OPT_STORE },     \
+	{ "json", no_argument, NULL, LM_CLI_OPT_JSON },             \
+	{ "help", no_argument, NULL, 'h' }
+
+/* getopt_long takes any unambiguous prefix of a long option ("--pass" for
+ * "--passphrase-file"); lamina does not, so that a mistyped option can never
+ * turn a secret into a file name that ends up in a message. Returns 0, or
+ * prints the error and returns LM_EXIT_USAGE. */
+int lm_cli_exact_opts(int argc, char **argv, const struct option *opts);
+
+/* Handles a common option; true when @opt was one. */
+bool lm_cli_common(struct lm_cli *c, int opt, const char *arg);
+
+/* The nouns. @argv[0] is the verb. */
+int lm_cmd_tenant(struct lm_cli *c, int argc, char **argv);
+int lm_cmd_audit(struct lm_cli *c, int argc, char **argv);
+
+#endif
