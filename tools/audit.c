@@ -226,15 +226,9 @@ static int cmd_verify(struct lm_cli *c, int argc, char **argv)
 
 int lm_cmd_audit(struct lm_cli *c, int argc, char **argv)
 {
-	if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h") ||
-	    !strcmp(argv[0], "help")) {
-		fputs(audit_usage, argc < 1 ? stderr : stdout);
-		return argc < 1 ? LM_EXIT_USAGE : 0;
-	}
-	if (!strcmp(argv[0], "show"))
-		return cmd_show(c, argc, argv);
-	if (!strcmp(argv[0], "verify"))
-		return cmd_verify(c, argc, argv);
-	lm_cli_error("unknown verb 'audit %s' (see lamina audit --help)", argv[0]);
-	return LM_EXIT_USAGE;
+	static const struct lm_cli_verb verbs[] = {
+		{ "show", cmd_show }, { "verify", cmd_verify }, { NULL, NULL },
+	};
+
+	return lm_cli_dispatch(c, argc, argv, "audit", audit_usage, verbs);
 }

@@ -319,3 +319,18 @@ void lm_cli_time(char *out, size_t size, uint64_t t)
 	    !strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(out, size, "-");
 }
+
+int lm_cli_dispatch(struct lm_cli *c, int argc, char **argv, const char *noun,
+		    const char *usage, const struct lm_cli_verb *verbs)
+{
+	if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h") ||
+	    !strcmp(argv[0], "help")) {
+		fputs(usage, argc < 1 ? stderr : stdout);
+		return argc < 1 ? LM_EXIT_USAGE : 0;
+	}
+	for (const struct lm_cli_verb *v = verbs; v->name; v++)
+		if (!strcmp(argv[0], v->name))
+			return v->run(c, argc, argv);
+	lm_cli_error("unknown verb '%s %s' (see lamina %s --help)", noun, argv[0], noun);
+	return LM_EXIT_USAGE;
+}

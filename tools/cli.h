@@ -89,6 +89,18 @@ int lm_cli_exact_opts(int argc, char **argv, const struct option *opts);
 bool lm_cli_common(struct lm_cli *c, int opt, const char *arg);
 
 /* The nouns. @argv[0] is the verb. */
+/* One verb of a noun: `lamina NOUN NAME ...`. */
+struct lm_cli_verb {
+	const char *name;
+	int (*run)(struct lm_cli *c, int argc, char **argv);
+};
+
+/* Runs the verb argv[0] of @noun from @verbs (ended by a NULL name), or
+ * prints @usage for --help/-h/help (stdout, 0) or no verb (stderr, usage
+ * error). Returns the exit code. */
+int lm_cli_dispatch(struct lm_cli *c, int argc, char **argv, const char *noun,
+		    const char *usage, const struct lm_cli_verb *verbs);
+
 int lm_cmd_tenant(struct lm_cli *c, int argc, char **argv);
 int lm_cmd_audit(struct lm_cli *c, int argc, char **argv);
 

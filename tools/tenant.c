@@ -566,21 +566,10 @@ out_store:
 
 int lm_cmd_tenant(struct lm_cli *c, int argc, char **argv)
 {
-	if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h") ||
-	    !strcmp(argv[0], "help")) {
-		fputs(tenant_usage, argc < 1 ? stderr : stdout);
-		return argc < 1 ? LM_EXIT_USAGE : 0;
-	}
-	if (!strcmp(argv[0], "create"))
-		return cmd_create(c, argc, argv);
-	if (!strcmp(argv[0], "list"))
-		return cmd_list(c, argc, argv);
-	if (!strcmp(argv[0], "show"))
-		return cmd_show(c, argc, argv);
-	if (!strcmp(argv[0], "rotate"))
-		return cmd_rotate(c, argc, argv);
-	if (!strcmp(argv[0], "shred"))
-		return cmd_shred(c, argc, argv);
-	lm_cli_error("unknown verb 'tenant %s' (see lamina tenant --help)", argv[0]);
-	return LM_EXIT_USAGE;
+	static const struct lm_cli_verb verbs[] = {
+		{ "create", cmd_create }, { "list", cmd_list }, { "show", cmd_show },
+		{ "rotate", cmd_rotate }, { "shred", cmd_shred }, { NULL, NULL },
+	};
+
+	return lm_cli_dispatch(c, argc, argv, "tenant", tenant_usage, verbs);
 }

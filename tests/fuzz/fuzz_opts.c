@@ -30,15 +30,6 @@
 #define FUZZ_MAX_ARGS 16
 #define FUZZ_MAX_THREADS 1024u /* opts.c's LM_MAX_THREADS */
 
-#define FUZZ_CHECK(cond)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",   \
-				__FILE__, __LINE__, #cond);                \
-			abort();                                           \
-		}                                                          \
-	} while (0)
-
 /* ---- id maps ---------------------------------------------------------- */
 
 /* Reference for one field: 1+ decimal digits below 2^32, ending at ':' or

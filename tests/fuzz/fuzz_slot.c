@@ -17,15 +17,6 @@
 #include "slot.h"
 #include "slotfile.h"
 
-#define FUZZ_CHECK(cond)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",   \
-				__FILE__, __LINE__, #cond);                \
-			abort();                                           \
-		}                                                          \
-	} while (0)
-
 static void check_block(const struct lm_keyblock *kb)
 {
 	FUZZ_CHECK(kb->nslots >= 1 && kb->nslots <= LM_SLOTS_MAX);
