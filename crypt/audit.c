@@ -291,6 +291,29 @@ static int audit_append_locked(struct lm_store *st, int fd,
 	return head_write(st, seq + 1, (uint64_t)sb.st_size + n, last, key);
 }
 
+/* Opens and locks the log and loads the audit key (made on first use) into
+ * @key, 32 bytes of the caller's secret memory. Returns the locked
+ * descriptor, whose close releases the lock, or -errno with @err set. */
+static int log_begin(struct lm_store *st, unsigned char *key, struct lm_err *err)
+{
+	int fd = log_open(st, err);
+	int rc;
+
+	if (fd < 0)
+		return fd;
+	rc = log_lock(fd);
+	if (rc) {
+		lm_errf(err, rc, "cannot lock the audit log: %s", strerror(-rc));
+		goto out_close;
+	}
+	rc = audit_key(st, key, true, err);
+	if (rc == 0)
+		return fd;
+out_close:
+	close(fd);
+	return rc;
+}
+
 int lm_audit_append(struct lm_store *st, const char *op, const char *tenant,
 		    const char *object, int result, const char *detail,
 		    struct lm_err *err)
@@ -300,24 +323,15 @@ int lm_audit_append(struct lm_store *st, const char *op, const char *tenant,
 
 	if (!key)
 		return lm_errf(err, -ENOMEM, "out of memory");
-	fd = log_open(st, err);
+	fd = log_begin(st, key, err);
 	if (fd < 0) {
 		rc = fd;
 		goto out_free;
 	}
-	rc = log_lock(fd);
-	if (rc) {
-		lm_errf(err, rc, "cannot lock the audit log: %s", strerror(-rc));
-		goto out_close;
-	}
-	rc = audit_key(st, key, true, err);
-	if (rc)
-		goto out_close;
 	rc = audit_append_locked(st, fd, key, op, tenant, object, result, detail);
 	if (rc)
 		lm_errf(err, rc, "cannot write to the audit log %s/%s: %s",
 			st->path, AUDIT_LOG, strerror(-rc));
-out_close:
 	close(fd); /* releases the lock */
 out_free:
 	sodium_free(key);
@@ -333,22 +347,15 @@ int lm_audit_log(struct lm_store *st, const char *op, const char *tenant,
 int lm_audit_check(struct lm_store *st, struct lm_err *err)
 {
 	unsigned char *key = sodium_malloc(32);
-	int fd, rc;
+	int fd;
 
 	if (!key)
 		return lm_errf(err, -ENOMEM, "out of memory");
-	fd = log_open(st, err);
-	if (fd < 0) {
-		rc = fd;
-		goto out_free;
-	}
-	rc = log_lock(fd);
-	if (!rc)
-		rc = audit_key(st, key, true, err);
-	close(fd);
-out_free:
+	fd = log_begin(st, key, err);
+	if (fd >= 0)
+		close(fd);
 	sodium_free(key);
-	return rc;
+	return fd < 0 ? fd : 0;
 }
 
 /* Checks the record @r at position @pos (1-based), @raw its bytes. */

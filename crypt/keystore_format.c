@@ -59,6 +59,32 @@ static int ks_check(const unsigned char *buf, size_t len, size_t size,
 	return 0;
 }
 
+/* Finishes the disk image @d of a record (@size bytes, MAC at @mac_off,
+ * checksum at @sum_off): computes the record's MAC into @mac when @mackey
+ * is given (else @mac is the one it carries), stores it and the checksum,
+ * and copies the image to @out. */
+static void ks_finish(void *d, size_t size, size_t mac_off, size_t sum_off, uint8_t *mac,
+		      const unsigned char *mackey, unsigned char *out)
+{
+	unsigned char *b = d;
+
+	if (mackey)
+		ks_mac(mac, b, mac_off, mackey);
+	memcpy(b + mac_off, mac, LM_KS_MAC);
+	ks_sum(b + sum_off, b, sum_off);
+	memcpy(out, b, size);
+}
+
+/* Whether @mac is the MAC under @mackey of the first @mac_off bytes of @d. */
+static bool ks_mac_matches(const void *d, size_t mac_off, const uint8_t *mac,
+			   const unsigned char *mackey)
+{
+	uint8_t want[LM_KS_MAC];
+
+	ks_mac(want, d, mac_off, mackey);
+	return sodium_memcmp(want, mac, LM_KS_MAC) == 0;
+}
+
 static void tenant_body(const struct lm_tenant_rec *r, struct lm_tenant_disk *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -80,21 +106,16 @@ void lm_tenant_rec_encode(struct lm_tenant_rec *r, const unsigned char *mackey,
 	struct lm_tenant_disk d;
 
 	tenant_body(r, &d);
-	if (mackey)
-		ks_mac(r->mac, &d, offsetof(struct lm_tenant_disk, mac), mackey);
-	memcpy(d.mac, r->mac, LM_KS_MAC);
-	ks_sum(d.sum, &d, offsetof(struct lm_tenant_disk, sum));
-	memcpy(out, &d, sizeof(d));
+	ks_finish(&d, sizeof(d), offsetof(struct lm_tenant_disk, mac),
+		  offsetof(struct lm_tenant_disk, sum), r->mac, mackey, out);
 }
 
 bool lm_tenant_rec_mac_ok(const struct lm_tenant_rec *r, const unsigned char *mackey)
 {
 	struct lm_tenant_disk d;
-	uint8_t mac[LM_KS_MAC];
 
 	tenant_body(r, &d);
-	ks_mac(mac, &d, offsetof(struct lm_tenant_disk, mac), mackey);
-	return sodium_memcmp(mac, r->mac, LM_KS_MAC) == 0;
+	return ks_mac_matches(&d, offsetof(struct lm_tenant_disk, mac), r->mac, mackey);
 }
 
 int lm_tenant_rec_decode(const unsigned char *buf, size_t len,
@@ -154,21 +175,16 @@ void lm_kekver_rec_encode(struct lm_kekver_rec *r, const unsigned char *mackey,
 	struct lm_kekver_disk d;
 
 	kekver_body(r, &d);
-	if (mackey)
-		ks_mac(r->mac, &d, offsetof(struct lm_kekver_disk, mac), mackey);
-	memcpy(d.mac, r->mac, LM_KS_MAC);
-	ks_sum(d.sum, &d, offsetof(struct lm_kekver_disk, sum));
-	memcpy(out, &d, sizeof(d));
+	ks_finish(&d, sizeof(d), offsetof(struct lm_kekver_disk, mac),
+		  offsetof(struct lm_kekver_disk, sum), r->mac, mackey, out);
 }
 
 bool lm_kekver_rec_mac_ok(const struct lm_kekver_rec *r, const unsigned char *mackey)
 {
 	struct lm_kekver_disk d;
-	uint8_t mac[LM_KS_MAC];
 
 	kekver_body(r, &d);
-	ks_mac(mac, &d, offsetof(struct lm_kekver_disk, mac), mackey);
-	return sodium_memcmp(mac, r->mac, LM_KS_MAC) == 0;
+	return ks_mac_matches(&d, offsetof(struct lm_kekver_disk, mac), r->mac, mackey);
 }
 
 int lm_kekver_rec_decode(const unsigned char *buf, size_t len,
