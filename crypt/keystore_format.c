@@ -28,21 +28,6 @@ static void name_put(char *field, const char *name)
 	memcpy(field, name, strnlen(name, LM_TENANT_MAX));
 }
 
-/* A valid tenant name, NUL padded; copied into @name. */
-static bool name_get(char *name, const char *field)
-{
-	size_t n = strnlen(field, LM_TENANT_FIELD);
-
-	if (n > LM_TENANT_MAX)
-		return false;
-	for (size_t i = n; i < LM_TENANT_FIELD; i++)
-		if (field[i])
-			return false;
-	memcpy(name, field, n);
-	name[n] = '\0';
-	return lm_tenant_name_valid(name);
-}
-
 /* Magic, size, format and checksum, common to the three records. */
 static int ks_check(const unsigned char *buf, size_t len, size_t size,
 		    const char *magic)
@@ -136,7 +121,7 @@ int lm_tenant_rec_decode(const unsigned char *buf, size_t len,
 	memcpy(r->id, d.tenant_id, LM_TENANT_ID_BYTES);
 	r->created = lm_get64(d.created);
 	memcpy(r->mac, d.mac, LM_KS_MAC);
-	if (!sodium_is_zero(d.zero, sizeof(d.zero)) || !name_get(r->name, d.name))
+	if (!sodium_is_zero(d.zero, sizeof(d.zero)) || !lm_tenant_field_get(r->name, d.name))
 		goto out_bad;
 	if (r->secret == LM_SECRET_PASSPHRASE && r->kdf == LM_KDF_ARGON2ID) {
 		if (r->opslimit < LM_KDF_OPS_MIN || r->opslimit > LM_KDF_OPS_MAX ||
@@ -253,7 +238,7 @@ int lm_tombstone_rec_decode(const unsigned char *buf, size_t len,
 	r->shredded = lm_get64(d.shredded);
 	r->created = lm_get64(d.created);
 	memcpy(r->id, d.tenant_id, LM_TENANT_ID_BYTES);
-	if (!sodium_is_zero(d.zero, sizeof(d.zero)) || !name_get(r->name, d.name) ||
+	if (!sodium_is_zero(d.zero, sizeof(d.zero)) || !lm_tenant_field_get(r->name, d.name) ||
 	    r->shredded == 0) {
 		memset(r, 0, sizeof(*r));
 		return -EUCLEAN;

@@ -163,11 +163,9 @@ ssize_t lm_keyblock_encode(struct lm_keyblock *kb, const unsigned char *dek,
 	return (ssize_t)size;
 }
 
-/* The tenant field: a valid name, then NUL bytes only. */
-static bool tenant_field_ok(const char *field)
+bool lm_tenant_field_get(char *name, const char *field)
 {
 	size_t n = strnlen(field, LM_TENANT_FIELD);
-	char name[LM_TENANT_FIELD + 1];
 
 	if (n > LM_TENANT_MAX)
 		return false;
@@ -177,6 +175,13 @@ static bool tenant_field_ok(const char *field)
 	memcpy(name, field, n);
 	name[n] = '\0';
 	return lm_tenant_name_valid(name);
+}
+
+static bool tenant_field_ok(const char *field)
+{
+	char name[LM_TENANT_FIELD + 1];
+
+	return lm_tenant_field_get(name, field);
 }
 
 ssize_t lm_keyblock_decode(const unsigned char *buf, size_t len,

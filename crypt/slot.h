@@ -96,6 +96,11 @@ struct lm_keyblock {
  * never a hidden file, never a path). */
 bool lm_tenant_name_valid(const char *name);
 
+/* Decodes an on-disk tenant field (LM_TENANT_FIELD bytes, outside data): a
+ * valid name, then NUL bytes only. Copies the name into @name
+ * (LM_TENANT_FIELD + 1 bytes). False for anything else. */
+bool lm_tenant_field_get(char *name, const char *field);
+
 /* An empty block for @object_id (LM_OBJECT_ID_BYTES) of @tenant. Returns
  * 0 or -EINVAL for an invalid tenant name. */
 int lm_keyblock_init(struct lm_keyblock *kb, const unsigned char *object_id,
