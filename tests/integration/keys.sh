@@ -15,7 +15,7 @@
 #   - audit verify passes, then names the first bad record after a record
 #     is edited, removed or reordered
 set -u
-. "$(dirname "$0")/keys_lib.sh"
+. "$(dirname "$0")/check.sh"
 
 [ -n "${LAMINA:-}" ] && [ -x "$LAMINA" ] || lm_die "LAMINA must name the lamina binary"
 [ -n "${OBJTOOL:-}" ] && [ -x "$OBJTOOL" ] || lm_die "OBJTOOL must name lm_objtool"

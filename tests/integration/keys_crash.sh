@@ -11,7 +11,7 @@
 # Shred: after a crash at any point, a second shred completes and leaves
 # nothing but the tombstone.
 set -u
-. "$(dirname "$0")/keys_lib.sh"
+. "$(dirname "$0")/check.sh"
 
 [ -x "${LAMINA:-}" ] || lm_die "LAMINA must name the lamina binary"
 [ -x "${LAMINA_FAULT_BIN:-}" ] || lm_die "LAMINA_FAULT_BIN must name lamina_fault"

@@ -20,55 +20,13 @@
 # so a hung daemon cannot hang the suite (CTest's own TIMEOUT kills with
 # SIGKILL, which would skip the trap).
 
-set -u
+. "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 
-LM_NAME=$(basename "$0" .sh)
-PY=${PYTHON3:-python3}
 LM_TEST_TIMEOUT=${LM_TEST_TIMEOUT:-240}
-LM_FAILS=0
 LM_MOUNTS=()     # every mountpoint we mounted, in order
 LM_DAEMONS=()    # pids of laminafs processes we know of
 LM_WATCHDOG=
 T=
-
-lm_log() { printf '[%s] %s\n' "$LM_NAME" "$*"; }
-
-# Record a failed check and go on: a test reports every difference it sees.
-lm_fail() {
-	LM_FAILS=$((LM_FAILS + 1))
-	printf '[%s] FAIL: %s\n' "$LM_NAME" "$*"
-}
-
-# Stop the test now (a precondition or setup step failed).
-lm_die() {
-	printf '[%s] FATAL: %s\n' "$LM_NAME" "$*"
-	exit 1
-}
-
-lm_skip() {
-	printf '\n[%s] *** SKIPPED: %s ***\n\n' "$LM_NAME" "$*" >&2
-	printf '[%s] *** SKIPPED: %s ***\n' "$LM_NAME" "$*"
-	exit 77
-}
-
-# End of a test: 0 when every check passed.
-lm_finish() {
-	if [ "$LM_FAILS" -ne 0 ]; then
-		lm_log "$LM_FAILS check(s) failed"
-		exit 1
-	fi
-	lm_log "all checks passed"
-	exit 0
-}
-
-# lm_check DESC EXPECTED ACTUAL
-lm_check() {
-	if [ "$2" != "$3" ]; then
-		lm_fail "$1: expected '$2', got '$3'"
-		return 1
-	fi
-	return 0
-}
 
 # lm_t SECONDS CMD... — run CMD with a time limit (SIGTERM, then SIGKILL 5 s
 # later); returns 124 on timeout and says so.

@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# The checking vocabulary of every integration test script (lib.sh for the
+# mount tests, keys_lib.sh for the key tools): log, record a failed check and
+# go on, stop, skip, and end with 0 pass, 1 fail, 77 skip.
+
+set -u
+
+LM_NAME=$(basename "$0" .sh)
+PY=${PYTHON3:-python3}
+LM_FAILS=0
+
+lm_log() { printf '[%s] %s\n' "$LM_NAME" "$*"; }
+
+# Record a failed check and go on: a test reports every difference it sees.
+lm_fail() {
+	LM_FAILS=$((LM_FAILS + 1))
+	printf '[%s] FAIL: %s\n' "$LM_NAME" "$*"
+}
+
+# Stop the test now (a precondition or setup step failed).
+lm_die() {
+	printf '[%s] FATAL: %s\n' "$LM_NAME" "$*"
+	exit 1
+}
+
+lm_skip() {
+	printf '\n[%s] *** SKIPPED: %s ***\n\n' "$LM_NAME" "$*" >&2
+	printf '[%s] *** SKIPPED: %s ***\n' "$LM_NAME" "$*"
+	exit 77
+}
+
+# End of a test: 0 when every check passed.
+lm_finish() {
+	if [ "$LM_FAILS" -ne 0 ]; then
+		lm_log "$LM_FAILS check(s) failed"
+		exit 1
+	fi
+	lm_log "all checks passed"
+	exit 0
+}
+
+# lm_check DESC EXPECTED ACTUAL
+lm_check() {
+	if [ "$2" != "$3" ]; then
+		lm_fail "$1: expected '$2', got '$3'"
+		return 1
+	fi
+	return 0
+}
