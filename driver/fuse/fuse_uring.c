@@ -97,8 +97,6 @@ struct lm_fuse_uring {
 	unsigned nworkers;
 	struct worker *w;
 	atomic_bool started;     /* workers launched (once) */
-	atomic_int registered;   /* entries the kernel accepted */
-	atomic_bool failed;      /* an entry was refused */
 	void (*gone)(void);      /* the connection is gone, or NULL */
 };
 
@@ -209,21 +207,13 @@ static void *worker_main(void *arg)
 	rc = lm_cmd_ring_new(2, u->stop_fd, &ring);
 	if (rc == 0)
 		rc = queue_cmd(ring, &w->ent, URING_CMD_REGISTER);
-	for (bool registered = false; rc == 0;) {
+	while (rc == 0) {
 		rc = lm_cmd_ring_wait(ring, &tag, &res);
-		if (rc)
+		/* res < 0: refused at registration (no io_uring for this
+		 * connection; requests stay on /dev/fuse) or torn down at
+		 * unmount. */
+		if (rc || res < 0)
 			break;
-		if (res < 0) {
-			/* Refused at registration (no io_uring for this
-			 * connection) or torn down at unmount. */
-			if (!registered)
-				atomic_store(&u->failed, true);
-			break;
-		}
-		if (!registered) {
-			registered = true;
-			atomic_fetch_add(&u->registered, 1);
-		}
 		serve(u, &w->ent);
 		rc = queue_cmd(ring, &w->ent, URING_CMD_COMMIT_AND_FETCH);
 	}
@@ -379,12 +369,6 @@ void lm_fuse_uring_on_init(struct lm_fuse_uring *u)
 {
 	if (u->nworkers)
 		init_for = u;
-}
-
-bool lm_fuse_uring_active(const struct lm_fuse_uring *u)
-{
-	return u && !atomic_load(&u->failed) &&
-	       atomic_load(&u->registered) == (int)u->nworkers;
 }
 
 void *lm_fuse_uring_reply_buf(size_t size)

@@ -39,9 +39,6 @@ void lm_fuse_uring_on_init(struct lm_fuse_uring *u);
  * before unmounting. NULL does nothing. */
 void lm_fuse_uring_free(struct lm_fuse_uring *u);
 
-/* Whether the kernel took the queues (for messages and tests). */
-bool lm_fuse_uring_active(const struct lm_fuse_uring *u);
-
 /* When the calling thread serves a request from a ring: the ring's reply
  * buffer if it holds @size bytes, so a handler can build its reply in place
  * and fuse_reply_buf() it without a copy. Otherwise NULL. Borrowed until

@@ -104,8 +104,9 @@ static bool has_opt(const char *list, const char *word)
 	return false;
 }
 
-/* Threads serving each CPU's io_uring queue: one may block on the disk
- * while the other answers. */
+/* Threads serving each CPU's io_uring queue, one ring entry each: up to
+ * this many requests of one CPU wait on the disk at once (with two, a cold
+ * sequential read ran at 300-480 MB/s here, with eight at 865-930). */
 #define URING_THREADS 8
 
 /* Unmounted (or aborted) from outside: nothing is left to serve and every
