@@ -101,35 +101,29 @@ static int show_one(const struct lm_audit_rec *r, enum lm_audit_status s,
 	return 0;
 }
 
+static bool tenant_opt(void *ctx, int opt, const char *arg)
+{
+	const char **tenant = ctx;
+
+	if (opt != 't' || !tenant)
+		return false;
+	*tenant = arg;
+	return true;
+}
+
 static int parse(struct lm_cli *c, int argc, char **argv, const char *usage,
 		 const char **tenant)
 {
 	struct option opts[] = { LM_CLI_COMMON_OPTS,
 				 { "tenant", required_argument, NULL, 't' },
 				 { NULL, 0, NULL, 0 } };
-	int opt;
+	int rc;
 
 	if (!tenant)
 		opts[3].name = NULL;
-	if (lm_cli_exact_opts(argc, argv, opts))
-		return LM_EXIT_USAGE;
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (lm_cli_common(c, opt, optarg))
-			continue;
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			return -1;
-		}
-		if (opt == 't' && tenant) {
-			*tenant = optarg;
-			continue;
-		}
-		lm_cli_error("%s: unknown option or missing value: %s (see --help)",
-			     argv[0], argv[optind - 1]);
-		return LM_EXIT_USAGE;
-	}
+	rc = lm_cli_getopt(c, argc, argv, opts, usage, tenant_opt, tenant);
+	if (rc)
+		return rc;
 	if (optind != argc) {
 		lm_cli_error("%s takes no arguments (see --help)", argv[0]);
 		return LM_EXIT_USAGE;

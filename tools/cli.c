@@ -334,3 +334,29 @@ int lm_cli_dispatch(struct lm_cli *c, int argc, char **argv, const char *noun,
 	lm_cli_error("unknown verb '%s %s' (see lamina %s --help)", noun, argv[0], noun);
 	return LM_EXIT_USAGE;
 }
+
+int lm_cli_getopt(struct lm_cli *c, int argc, char **argv, const struct option *opts,
+		  const char *usage, bool (*own)(void *ctx, int opt, const char *arg),
+		  void *ctx)
+{
+	int opt;
+
+	if (lm_cli_exact_opts(argc, argv, opts))
+		return LM_EXIT_USAGE;
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (lm_cli_common(c, opt, optarg))
+			continue;
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			return -1;
+		}
+		if (own && own(ctx, opt, optarg))
+			continue;
+		lm_cli_error("%s: unknown option or missing value: %s (see --help)",
+			     argv[0], argv[optind - 1]);
+		return LM_EXIT_USAGE;
+	}
+	return 0;
+}

@@ -88,6 +88,14 @@ int lm_cli_exact_opts(int argc, char **argv, const struct option *opts);
 /* Handles a common option; true when @opt was one. */
 bool lm_cli_common(struct lm_cli *c, int opt, const char *arg);
 
+/* Reads a verb's options: the common ones and -h/--help (prints @usage,
+ * returns -1) here, the verb's own through @own(@ctx, opt, optarg), which
+ * returns false for an option it does not know. Returns 0 with optind at
+ * the first operand, -1 after --help, or LM_EXIT_USAGE (message printed). */
+int lm_cli_getopt(struct lm_cli *c, int argc, char **argv, const struct option *opts,
+		  const char *usage, bool (*own)(void *ctx, int opt, const char *arg),
+		  void *ctx);
+
 /* The nouns. @argv[0] is the verb. */
 /* One verb of a noun: `lamina NOUN NAME ...`. */
 struct lm_cli_verb {

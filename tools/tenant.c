@@ -84,46 +84,41 @@ struct tenant_opts {
 	const char *name;
 };
 
+static bool tenant_opt(void *ctx, int opt, const char *arg)
+{
+	struct tenant_opts *o = ctx;
+
+	switch (opt) {
+	case OPT_KEYFILE:
+		o->src.key_file = arg;
+		return true;
+	case OPT_PASSFILE:
+		o->src.passphrase_file = arg;
+		return true;
+	case OPT_COST:
+		o->cost = arg;
+		return true;
+	case OPT_YES:
+		o->yes = true;
+		return true;
+	}
+	return false;
+}
+
 /* Parses the verb's options and its NAME operand (when @want_name). */
 static int parse(struct lm_cli *c, int argc, char **argv, const char *usage,
 		 const struct option *extra, struct tenant_opts *o, bool want_name)
 {
 	struct option opts[8] = { LM_CLI_COMMON_OPTS };
 	size_t n = 3;
-	int opt;
+	int rc;
 
 	for (; extra && extra->name; extra++)
 		opts[n++] = *extra;
 	memset(o, 0, sizeof(*o));
-	if (lm_cli_exact_opts(argc, argv, opts))
-		return LM_EXIT_USAGE;
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (lm_cli_common(c, opt, optarg))
-			continue;
-		switch (opt) {
-		case 'h':
-			fputs(usage, stdout);
-			return -1;
-		case OPT_KEYFILE:
-			o->src.key_file = optarg;
-			break;
-		case OPT_PASSFILE:
-			o->src.passphrase_file = optarg;
-			break;
-		case OPT_COST:
-			o->cost = optarg;
-			break;
-		case OPT_YES:
-			o->yes = true;
-			break;
-		default:
-			lm_cli_error("%s: unknown option or missing value: %s (see --help)",
-				     argv[0], argv[optind - 1]);
-			return LM_EXIT_USAGE;
-		}
-	}
+	rc = lm_cli_getopt(c, argc, argv, opts, usage, tenant_opt, o);
+	if (rc)
+		return rc;
 	if (want_name && optind + 1 == argc) {
 		o->name = argv[optind];
 		return 0;
