@@ -1,4 +1,4 @@
-/* Helpers of the crypt unit tests: a failed CHECK is reported and counted,
+/* Helpers of the unit tests: a failed CHECK is reported and counted,
  * and the test goes on, so one run shows every failure. */
 #ifndef LM_TEST_CHECK_H
 #define LM_TEST_CHECK_H

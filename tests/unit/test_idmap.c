@@ -1,21 +1,11 @@
 /* Unit test for overlay/idmap: parsing, lookups both ways, range
  * boundaries and rejected specs. Exit 0 pass, 1 fail. */
+#include "check.h"
 #include "overlay/idmap.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: check failed: %s\n",       \
-				__FILE__, __LINE__, #cond);                \
-			failures++;                                        \
-		}                                                          \
-	} while (0)
 
 #define CHECK_EQ(a, b)                                                     \
 	do {                                                               \
@@ -24,7 +14,7 @@ static int failures;
 			fprintf(stderr, "%s:%d: check failed: %s == %s "   \
 				"(%llu != %llu)\n", __FILE__, __LINE__,    \
 				#a, #b, a_, b_);                           \
-			failures++;                                        \
+			check_fails++;                                        \
 		}                                                          \
 	} while (0)
 
@@ -211,7 +201,7 @@ static void test_errors(void)
 			fprintf(stderr, "%s:%d: spec \"%s\" gave rc %d, n %zu "
 				"(want -EINVAL, empty map)\n", __FILE__,
 				__LINE__, bad[i], rc, m.n);
-			failures++;
+			check_fails++;
 			if (rc == 0)
 				lm_idmap_release(&m);
 		}
@@ -248,8 +238,8 @@ int main(void)
 	test_boundaries();
 	test_errors();
 	test_many();
-	if (failures) {
-		fprintf(stderr, "test_idmap: %d check(s) failed\n", failures);
+	if (check_fails) {
+		fprintf(stderr, "test_idmap: %d check(s) failed\n", check_fails);
 		return 1;
 	}
 	printf("test_idmap: all checks passed\n");

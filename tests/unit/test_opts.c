@@ -1,23 +1,13 @@
 /* Unit test for mount/opts: argv shapes used by containers-storage and
  * mount.fuse3, every -o option, escaping, warnings and errors. Exit 0
  * pass, 1 fail. */
+#include "check.h"
 #include "mount/opts.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: check failed: %s\n",       \
-				__FILE__, __LINE__, #cond);                \
-			failures++;                                        \
-		}                                                          \
-	} while (0)
 
 #define CHECK_EQ(a, b)                                                     \
 	do {                                                               \
@@ -26,7 +16,7 @@ static int failures;
 			fprintf(stderr, "%s:%d: check failed: %s == %s "   \
 				"(%lld != %lld)\n", __FILE__, __LINE__,    \
 				#a, #b, a_, b_);                           \
-			failures++;                                        \
+			check_fails++;                                        \
 		}                                                          \
 	} while (0)
 
@@ -39,7 +29,7 @@ static void check_str(const char *file, int line, const char *expr,
 		return;
 	fprintf(stderr, "%s:%d: check failed: %s is \"%s\", want \"%s\"\n",
 		file, line, expr, got ? got : "(null)", want ? want : "(null)");
-	failures++;
+	check_fails++;
 }
 
 /* One parse: the result, its return code and everything it wrote to the
@@ -99,7 +89,7 @@ static void run_ok(struct run *r, const char *optstr)
 	if (r->rc != 0 || r->msg[0] != '\0') {
 		fprintf(stderr, "-o '%s': rc %d, output '%s'\n", optstr, r->rc,
 			r->msg);
-		failures++;
+		check_fails++;
 	}
 }
 
@@ -112,7 +102,7 @@ static void expect_error(const char *optstr, const char *line)
 	if (r.rc != -EINVAL || strcmp(r.msg, line) != 0) {
 		fprintf(stderr, "-o '%s': rc %d, output '%s'; want -EINVAL, "
 			"'%s'\n", optstr, r.rc, r.msg, line);
-		failures++;
+		check_fails++;
 	}
 	done(&r);
 }
@@ -664,7 +654,7 @@ static bool usage_has(const char *text, const char *word)
 	if (strstr(text, word))
 		return true;
 	fprintf(stderr, "usage text lacks '%s'\n", word);
-	failures++;
+	check_fails++;
 	return false;
 }
 
@@ -717,8 +707,8 @@ int main(void)
 	test_errors();
 	test_release();
 	test_usage();
-	if (failures) {
-		fprintf(stderr, "test_opts: %d check(s) failed\n", failures);
+	if (check_fails) {
+		fprintf(stderr, "test_opts: %d check(s) failed\n", check_fails);
 		return 1;
 	}
 	printf("test_opts: all checks passed\n");
