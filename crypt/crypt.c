@@ -116,6 +116,25 @@ int lm_hash(unsigned char *out, size_t outlen, const void *in, size_t len,
 	return crypto_generichash(out, outlen, in, len, key, keylen) ? -EINVAL : 0;
 }
 
+ssize_t lm_b64url_encode(char *out, size_t outsize, const void *in, size_t len)
+{
+	if (outsize < LM_B64_LEN(len) + 1)
+		return -ENOSPC;
+	sodium_bin2base64(out, outsize, in, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return (ssize_t)LM_B64_LEN(len);
+}
+
+ssize_t lm_b64url_decode(void *out, size_t outsize, const char *in, size_t len)
+{
+	size_t n;
+
+	/* libsodium rejects leftover bits, so the encoding is canonical. */
+	if (sodium_base642bin(out, outsize, in, len, NULL, &n, NULL,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) || LM_B64_LEN(n) != len)
+		return -EINVAL;
+	return (ssize_t)n;
+}
+
 void lm_crypt_hex(char *out, const void *in, size_t len)
 {
 	sodium_bin2hex(out, 2 * len + 1, in, len);

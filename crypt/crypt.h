@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Initialises libsodium once; safe to call from any thread, any number of
  * times. Returns 0 or -EIO when libsodium cannot start. */
@@ -43,6 +44,16 @@ bool lm_crypt_equal(const void *a, const void *b, size_t len);
  * (@keylen 0..64; NULL for none). Returns 0 or -EINVAL. */
 int lm_hash(unsigned char *out, size_t outlen, const void *in, size_t len,
 	    const unsigned char *key, size_t keylen);
+
+/* base64url without padding (RFC 4648 section 5): the encoding of @len
+ * bytes into @out, NUL ended; returns the encoded length or -ENOSPC when
+ * @outsize is less than LM_B64_LEN(len) + 1. */
+#define LM_B64_LEN(n) (((n) * 4u + 2u) / 3u)
+ssize_t lm_b64url_encode(char *out, size_t outsize, const void *in, size_t len);
+/* Decodes @len characters of base64url at @in into @out (@outsize bytes).
+ * Hostile input: returns the decoded length, or -EINVAL for anything that
+ * is not exactly unpadded base64url or does not fit. */
+ssize_t lm_b64url_decode(void *out, size_t outsize, const char *in, size_t len);
 
 /* Lower-case hex of @len bytes into @out (2 * len + 1 bytes, NUL ended). */
 void lm_crypt_hex(char *out, const void *in, size_t len);

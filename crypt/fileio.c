@@ -186,33 +186,37 @@ int lm_file_scrub(int fd)
 int lm_secret_file_read(const char *path, const char *what, unsigned char *buf,
 			size_t cap, size_t *len, struct lm_err *err)
 {
-	struct stat st;
-	size_t got = 0;
-	int fd, rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
 		return lm_errf(err, rc, "cannot read %s %s: %s", what, path,
 			       strerror(-rc));
 	}
+	rc = lm_secret_fd_read(fd, what, path, buf, cap, len, err);
+	close(fd);
+	return rc;
+}
+
+int lm_secret_fd_read(int fd, const char *what, const char *path, unsigned char *buf,
+		      size_t cap, size_t *len, struct lm_err *err)
+{
+	struct stat st;
+	size_t got = 0;
+	int rc = 0;
+
+	*len = 0;
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
-		lm_errf(err, rc, "cannot read %s %s: %s", what, path, strerror(-rc));
-		goto out_close;
+		return lm_errf(err, rc, "cannot read %s %s: %s", what, path, strerror(-rc));
 	}
-	if (S_ISDIR(st.st_mode)) {
-		rc = lm_errf(err, -EISDIR, "cannot read %s %s: it is a directory",
-			     what, path);
-		goto out_close;
-	}
-	if (S_ISREG(st.st_mode) && (st.st_mode & 077)) {
-		rc = lm_errf(err, -EPERM,
-			     "%s %s may be read by group or others (mode %04o): run chmod 600 %s",
-			     what, path, (unsigned)(st.st_mode & 07777), path);
-		goto out_close;
-	}
+	if (S_ISDIR(st.st_mode))
+		return lm_errf(err, -EISDIR, "cannot read %s %s: it is a directory", what, path);
+	if (S_ISREG(st.st_mode) && (st.st_mode & 077))
+		return lm_errf(err, -EPERM,
+			       "%s %s may be read by group or others (mode %04o): run chmod 600 %s",
+			       what, path, (unsigned)(st.st_mode & 07777), path);
 	for (;;) {
 		ssize_t n = read(fd, buf + got, cap - got);
 
@@ -222,7 +226,7 @@ int lm_secret_file_read(const char *path, const char *what, unsigned char *buf,
 			rc = -errno;
 			lm_errf(err, rc, "cannot read %s %s: %s", what, path,
 				strerror(-rc));
-			goto out_close;
+			break;
 		}
 		if (n == 0)
 			break;
@@ -230,18 +234,14 @@ int lm_secret_file_read(const char *path, const char *what, unsigned char *buf,
 		if (got == cap) {
 			char c;
 
-			if (read(fd, &c, 1) > 0) {
-				rc = lm_errf(err, -EFBIG, "%s %s is too large",
-					     what, path);
-				goto out_close;
-			}
+			if (read(fd, &c, 1) > 0)
+				rc = lm_errf(err, -EFBIG, "%s %s is too large", what, path);
 			break;
 		}
 	}
-	*len = got;
-out_close:
 	if (rc)
 		lm_crypt_wipe(buf, cap);
-	close(fd);
+	else
+		*len = got;
 	return rc;
 }

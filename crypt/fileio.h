@@ -63,4 +63,9 @@ int lm_file_scrub(int fd);
 int lm_secret_file_read(const char *path, const char *what, unsigned char *buf,
 			size_t cap, size_t *len, struct lm_err *err);
 
+/* lm_secret_file_read on an open descriptor (a pipe, an inherited file);
+ * @path names it in messages. The descriptor is not closed. */
+int lm_secret_fd_read(int fd, const char *what, const char *path, unsigned char *buf,
+		      size_t cap, size_t *len, struct lm_err *err);
+
 #endif

@@ -85,24 +85,18 @@ ssize_t lm_name_seal(const struct lm_name_key *k, const unsigned char *dirid,
 						   LM_NAME_DIRID_BYTES, NULL,
 						   raw, k->enc);
 	sodium_memzero(padded, sizeof(padded));
-	sodium_bin2base64(out, outsize, raw, rawlen,
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return (ssize_t)LM_NAME_B64(rawlen);
+	return lm_b64url_encode(out, outsize, raw, rawlen);
 }
 
 /* Base64url-decodes @sealed into @raw; the length must be one that
  * lm_name_seal produces. Returns the raw length or -EINVAL. */
 static ssize_t name_decode(unsigned char *raw, const char *sealed, size_t len)
 {
-	size_t rawlen;
+	ssize_t n = len > LM_NAME_SEALED_MAX ? -EINVAL :
+		    lm_b64url_decode(raw, NAME_RAW_MAX, sealed, len);
+	size_t rawlen = (size_t)n;
 
-	if (len > LM_NAME_SEALED_MAX ||
-	    sodium_base642bin(raw, NAME_RAW_MAX, sealed, len, NULL, &rawlen,
-			      NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING))
-		return -EINVAL;
-	/* libsodium rejects leftover bits, so the encoding is canonical;
-	 * check the length, which it does not know about. */
-	if (LM_NAME_B64(rawlen) != len || rawlen < NAME_NONCE + NAME_TAG + LM_NAME_PAD ||
+	if (n < 0 || rawlen < NAME_NONCE + NAME_TAG + LM_NAME_PAD ||
 	    (rawlen - NAME_NONCE - NAME_TAG) % LM_NAME_PAD)
 		return -EINVAL;
 	return (ssize_t)rawlen;

@@ -17,6 +17,7 @@
 #include "fuse/fuse_ops.h"
 #include "fuse/fuse_uring.h"
 #include "mount/opts.h"
+#include "mount/vault_mount.h"
 
 static void die_layer(const char *what, const char *path, int rc)
 {
@@ -40,10 +41,13 @@ static void clean_workdir(const char *workdir)
 	closedir(d);
 }
 
-/* Opens the layers named by O into CFG (lowers array owned by caller).
- * Returns 0 or -errno after one line on stderr. */
-static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg)
+/* Opens the layers named by O into CFG (lowers array owned by caller; *vm
+ * set for a vault upper, freed by the caller after the layers). Returns 0
+ * or -errno after one line on stderr. */
+static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg,
+		       struct lm_vault_mount **vm)
 {
+	char msg[512];
 	struct stat us, ws;
 	int rc;
 
@@ -60,6 +64,13 @@ static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg)
 	}
 	if (!o->upperdir)
 		return 0;
+	if (o->tenant && !o->workdir) {
+		/* A volume: the vault keeps its own work directory. */
+		rc = lm_vault_mount_open(o, &cfg->upper, vm, msg, sizeof(msg));
+		if (rc)
+			fprintf(stderr, "laminafs: %s\n", msg);
+		return rc;
+	}
 	if (stat(o->upperdir, &us)) {
 		rc = -errno;
 		die_layer("upperdir", o->upperdir, rc);
@@ -75,6 +86,12 @@ static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg)
 		return -EXDEV;
 	}
 	clean_workdir(o->workdir);
+	if (o->tenant) {
+		rc = lm_vault_mount_open(o, &cfg->upper, vm, msg, sizeof(msg));
+		if (rc)
+			fprintf(stderr, "laminafs: %s\n", msg);
+		return rc;
+	}
 	rc = lm_layer_dir_open(o->upperdir, o->workdir, !o->volatile_mnt, &cfg->upper);
 	if (rc)
 		die_layer("upperdir", o->upperdir, rc);
@@ -212,6 +229,7 @@ int main(int argc, char **argv)
 	struct lm_mount_opts o;
 	struct lm_ovl_config cfg = { 0 };
 	struct lm_fs fs = { 0 };
+	struct lm_vault_mount *vm = NULL;
 	int rc;
 
 	rc = lm_opts_parse(argc, argv, &o, stderr);
@@ -232,7 +250,7 @@ int main(int argc, char **argv)
 	raise_nofile();
 	/* The kernel has applied the caller's umask to every mode it sends. */
 	umask(0);
-	rc = open_layers(&o, &cfg);
+	rc = open_layers(&o, &cfg, &vm);
 	if (rc == 0) {
 		cfg.uidmap = &o.uidmap;
 		cfg.gidmap = &o.gidmap;
@@ -259,6 +277,7 @@ int main(int argc, char **argv)
 		lm_ovl_free(fs.ovl);
 	}
 	free(cfg.lowers);
+	lm_vault_mount_free(vm);
 out:
 	lm_opts_release(&o);
 	return rc;

@@ -131,6 +131,39 @@ struct lm_layer {
 int lm_layer_dir_open(const char *root, const char *workdir, bool durable,
 		      struct lm_layer **out);
 
+/* The encrypted writable layer (formats in crypt/vault.h). */
+struct lm_vault_info;
+struct lm_vault_keys;
+
+/* Told of every integrity failure the vault meets: PATH is the plaintext
+ * path in the vault ("." for the root), WHAT says what failed, BLOCK is
+ * the file block or -1, ERR the error the caller got. Called from any
+ * thread, so it must be thread-safe. */
+typedef void (*lm_vault_report_fn)(void *ctx, const char *path, const char *what,
+				   int64_t block, int err);
+
+struct lm_vault_cfg {
+	const char *root;                 /* the vault's directory */
+	const char *workdir;              /* same filesystem; NULL: <root>/lamina.work */
+	bool durable;                     /* fsync copy-ups */
+	const struct lm_vault_info *info; /* borrowed for the call */
+	const struct lm_vault_keys *keys; /* borrowed for the call: copied (derived) */
+	lm_vault_report_fn report;        /* may be NULL */
+	void *report_ctx;
+};
+
+/* Opens the vault at cfg->root with keys opened by lm_vault_open (crypt).
+ * *out is owned by the caller, released with lm_layer_free(), which wipes
+ * every key. */
+int lm_layer_vault_open(const struct lm_vault_cfg *cfg, struct lm_layer **out);
+
+/* For layers built over a dir layer (the vault): resolves PATH of dir layer
+ * L into a directory descriptor *fd and a remainder *rel short enough for
+ * any *at call (a path may be longer than PATH_MAX). *fd is released with
+ * lm_layer_dir_at_release, also on failure. Returns 0 or -errno. */
+int lm_layer_dir_at(struct lm_layer *l, const char *path, int *fd, const char **rel);
+void lm_layer_dir_at_release(struct lm_layer *l, int fd);
+
 static inline void lm_layer_free(struct lm_layer *l)
 {
 	if (l)

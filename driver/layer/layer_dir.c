@@ -115,6 +115,23 @@ static int at_resolve(struct lm_dirlayer *d, const char *path, struct lm_at *a)
 			return at_rc_;                                        \
 	} while (0)
 
+int lm_layer_dir_at(struct lm_layer *l, const char *path, int *fd, const char **rel)
+{
+	struct lm_at a;
+	int rc = at_resolve(DL(l), path, &a);
+
+	*fd = a.fd;
+	*rel = a.rel;
+	return rc;
+}
+
+void lm_layer_dir_at_release(struct lm_layer *l, int fd)
+{
+	struct lm_at a = { DL(l), fd, NULL };
+
+	at_release(&a);
+}
+
 static bool is_whiteout_stat(const struct stat *st)
 {
 	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);

@@ -395,6 +395,51 @@ static int set_timeout(struct lm_mount_opts *o, const char *key,
 	return 0;
 }
 
+static int set_tenant(struct lm_mount_opts *o, const char *key,
+		      const char *val, FILE *warn)
+{
+	return opts_set_path(&o->tenant, key, val, warn);
+}
+
+static int set_store(struct lm_mount_opts *o, const char *key,
+		     const char *val, FILE *warn)
+{
+	return opts_set_path(&o->store, key, val, warn);
+}
+
+static int set_keyfile(struct lm_mount_opts *o, const char *key,
+		       const char *val, FILE *warn)
+{
+	return opts_set_path(strcmp(key, "keyfile") ? &o->passfile : &o->keyfile, key, val, warn);
+}
+
+static int set_secretfd(struct lm_mount_opts *o, const char *key,
+			const char *val, FILE *warn)
+{
+	unsigned long v;
+
+	if (opts_parse_ulong(val, 1u << 20, &v) < 0 || v < 3) {
+		opts_say(warn, "invalid %s='%s' (expected an open descriptor >= 3)", key, val);
+		return -EINVAL;
+	}
+	*(strcmp(key, "keyfd") ? &o->passfd : &o->keyfd) = (int)v;
+	return 0;
+}
+
+static int set_cipher(struct lm_mount_opts *o, const char *key,
+		      const char *val, FILE *warn)
+{
+	if (!strcmp(val, "xchacha20poly1305") || !strcmp(val, "xchacha20-poly1305"))
+		o->cipher = 1;
+	else if (!strcmp(val, "aes256gcm") || !strcmp(val, "aes-256-gcm"))
+		o->cipher = 2;
+	else {
+		opts_say(warn, "invalid %s='%s' (expected xchacha20poly1305 or aes256gcm)", key, val);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int set_threads(struct lm_mount_opts *o, const char *key,
 		       const char *val, FILE *warn)
 {
@@ -473,6 +518,13 @@ static const struct lm_optdef lm_optdefs[] = {
 	{ "writeback", LM_ARG_REQ, false, set_writeback },
 	{ "uring", LM_ARG_REQ, false, set_uring },
 	{ "timeout", LM_ARG_REQ, false, set_timeout },
+	{ "tenant", LM_ARG_REQ, false, set_tenant },
+	{ "store", LM_ARG_REQ, false, set_store },
+	{ "keyfile", LM_ARG_REQ, false, set_keyfile },
+	{ "passfile", LM_ARG_REQ, false, set_keyfile },
+	{ "keyfd", LM_ARG_REQ, false, set_secretfd },
+	{ "passfd", LM_ARG_REQ, false, set_secretfd },
+	{ "cipher", LM_ARG_REQ, false, set_cipher },
 	{ "threads", LM_ARG_REQ, false, set_threads },
 	{ "debug", LM_ARG_NONE, false, set_debug },
 	{ "ro", LM_ARG_NONE, false, set_ro },
@@ -629,6 +681,8 @@ static void opts_defaults(struct lm_mount_opts *o)
 	o->fsync = true;
 	o->uring = true;
 	o->timeout = LM_DEFAULT_TIMEOUT;
+	o->keyfd = -1;
+	o->passfd = -1;
 }
 
 /* One positional goes to the mountpoint, two are SOURCE MOUNTPOINT. */
@@ -654,12 +708,29 @@ static int opts_validate(const struct lm_mount_opts *o, FILE *warn)
 {
 	if (o->help || o->version)
 		return 0;
-	if (o->nlower == 0) {
-		opts_say(warn, "lowerdir= is required");
+	/* A vault alone (a data volume) needs no lower and keeps its own
+	 * work directory. */
+	bool volume = o->tenant && o->upperdir && o->nlower == 0;
+
+	if (o->nlower == 0 && !volume) {
+		opts_say(warn, o->upperdir ? "lowerdir= is required (or tenant= for a volume)" :
+			 "lowerdir= is required");
 		return -EINVAL;
 	}
-	if (!o->upperdir != !o->workdir) {
+	if (!o->upperdir != !o->workdir && !(volume && !o->workdir)) {
 		opts_say(warn, "upperdir= and workdir= must be given together");
+		return -EINVAL;
+	}
+	if (o->tenant && !o->upperdir) {
+		opts_say(warn, "tenant= encrypts the upper layer: upperdir= is missing");
+		return -EINVAL;
+	}
+	if (!o->tenant && (o->keyfile || o->passfile || o->keyfd >= 0 || o->passfd >= 0)) {
+		opts_say(warn, "a key or passphrase was given without tenant=");
+		return -EINVAL;
+	}
+	if (o->tenant && !!o->keyfile + !!o->passfile + (o->keyfd >= 0) + (o->passfd >= 0) != 1) {
+		opts_say(warn, "tenant= needs exactly one of keyfile=, passfile=, keyfd=, passfd=");
 		return -EINVAL;
 	}
 	if (!o->mountpoint || o->mountpoint[0] == '\0') {
@@ -719,6 +790,10 @@ void lm_opts_release(struct lm_mount_opts *o)
 	free(o->workdir);
 	free(o->mountpoint);
 	free(o->source);
+	free(o->tenant);
+	free(o->store);
+	free(o->keyfile);
+	free(o->passfile);
 	free(o->fuse_opts);
 	lm_idmap_release(&o->uidmap);
 	lm_idmap_release(&o->gidmap);
@@ -740,6 +815,15 @@ static const char lm_usage_text[] =
 "  lowerdir=L1[:L2...]      read-only layers, leftmost on top (required)\n"
 "  upperdir=DIR             writable layer; needs workdir=\n"
 "  workdir=DIR              scratch directory on the upperdir's filesystem\n"
+"  tenant=NAME              encrypt the upper layer with NAME's keys (a vault;\n"
+"                           made on first mount); without lowerdir= the upper\n"
+"                           alone is mounted (a data volume)\n"
+"  store=DIR                lamina store holding the tenant's keys\n"
+"                           (default: $LAMINA_STORE or /var/lib/lamina)\n"
+"  keyfile=FILE|passfile=FILE  the tenant secret: a 32-byte key file or a\n"
+"                           passphrase file (mode 0600 or stricter)\n"
+"  keyfd=N|passfd=N         the same, read from inherited descriptor N\n"
+"  cipher=xchacha20poly1305|aes256gcm  cipher of a new vault\n"
 "  uidmapping=C:H:LEN[:...] map container uids to host uids\n"
 "  gidmapping=C:H:LEN[:...] map container gids to host gids\n"
 "  squash_to_root           show every file as owned by root\n"

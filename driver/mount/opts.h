@@ -39,6 +39,15 @@ struct lm_mount_opts {
 	bool debug;             /* -d */
 	bool help;              /* -h / --help */
 	bool version;           /* -V / --version */
+	/* An encrypted upper (a vault) when tenant is set. Secrets come from
+	 * a file or an inherited descriptor, never from the option string. */
+	char *tenant;           /* owned, NULL: a plain upper */
+	char *store;            /* owned, NULL: the default store */
+	char *keyfile;          /* owned: a 32-byte key file */
+	char *passfile;         /* owned: a passphrase file */
+	int keyfd;              /* -1, or a descriptor holding the key file's bytes */
+	int passfd;             /* -1, or a descriptor holding the passphrase */
+	int cipher;             /* enum lm_cipher for a new vault, 0: the default */
 	char *fuse_opts;        /* options for libfuse/kernel, comma separated; owned, may be NULL */
 };
 

@@ -1,0 +1,2297 @@
+/* The vault layer: an encrypted, writable directory (formats in
+ * crypt/vault.h).
+ *
+ * It is built over a dir layer on the same host directory (the "host"),
+ * which does the work on host paths: whiteouts and opaque markers in their
+ * spellings, long paths, xattr calls. The vault translates every plaintext
+ * path into a host path (each component sealed under its parent's dirid),
+ * seals file contents block by block, symlink targets and xattrs, and opens
+ * what it reads back, refusing anything that does not authenticate.
+ *
+ * Caches: the dirid and host path of directories, by plaintext path. The
+ * vault's data changes only through the mount, so the cache is dropped
+ * whole on the only operations that move directories (rename, rmdir).
+ *
+ * Locks: file contents are changed under a per-inode write lock (striped
+ * by host inode) and read under its read lock, so two writers to one block
+ * never lose an update and a reader never sees half a block.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <linux/falloc.h>
+#include <unistd.h>
+
+#include "aead.h"
+#include "crypt.h"
+#include "kdf.h"
+#include "name.h"
+#include "vault.h"
+
+#include "layer.h"
+
+#define VBS 4096u                               /* plaintext block */
+#define VBOX (VBS + LM_AEAD_OVERHEAD)           /* a full block on the host */
+#define VHEAD LM_VAULT_FILE_HEAD
+#define HOST_MAX (3 * LM_PATH_MAX)              /* sealed paths are longer */
+#define XATTR_TAG "lamina.x."                   /* after "trusted." / "user." */
+#define LINK_AD "lamina.link"
+#define DC_BUCKETS 4096u
+#define DC_MAX 32768u
+#define NLOCKS 64u
+#define VTMP_PREFIX "#lm.v."                    /* work objects */
+
+/* The constant dirid xattr names are sealed under. */
+static const unsigned char xattr_dirid[LM_NAME_DIRID_BYTES] = {
+	'l', 'a', 'm', 'i', 'n', 'a', '.', 'x', 'a', 't', 't', 'r', 0, 0, 0, 1,
+};
+
+/* Keys of one DEK generation; every buffer is secret memory, owned. */
+struct vkeys {
+	uint32_t gen;
+	unsigned char *contents;        /* LM_SUBKEY_CONTENTS */
+	unsigned char *meta;            /* LM_SUBKEY_METADATA */
+	struct lm_name_key *names;
+	struct lm_aead_key *metakey;    /* boxes of symlink targets and xattrs */
+};
+
+/* A cached directory: its dirid and host path. */
+struct dce {
+	struct dce *next;
+	uint64_t h;
+	char *path;                     /* plaintext, owned */
+	char *host;                     /* owned */
+	unsigned char dirid[LM_NAME_DIRID_BYTES];
+};
+
+struct lm_vault {
+	struct lm_layer base;
+	struct lm_layer *host;          /* dir layer over the same root; owned */
+	int workfd;
+	bool durable;
+	unsigned char uuid[16];
+	enum lm_cipher cipher;
+	struct vkeys ks[2];             /* [0] seals everything new; [1] during a rekey */
+	int nks;
+	unsigned char rootid[LM_NAME_DIRID_BYTES];
+	char xns[16];                   /* "trusted." or "user." */
+	lm_vault_report_fn report;
+	void *report_ctx;
+	pthread_mutex_t dc_lock;
+	struct dce *dc[DC_BUCKETS];
+	size_t dc_n;
+	pthread_rwlock_t flock[NLOCKS];
+	atomic_ulong tmpseq;
+};
+
+#define VL(l) ((struct lm_vault *)(l))
+
+/* ---- keys ---- */
+
+static void vkeys_free(struct vkeys *k)
+{
+	lm_secret_free(k->contents);
+	lm_secret_free(k->meta);
+	lm_name_key_free(k->names);
+	lm_aead_key_free(k->metakey);
+	memset(k, 0, sizeof(*k));
+}
+
+static int vkeys_init(struct vkeys *k, uint32_t gen, const unsigned char *dek,
+		      enum lm_cipher cipher)
+{
+	unsigned char *names = lm_secret_alloc(LM_KEY_BYTES);
+	int rc = -ENOMEM;
+
+	k->gen = gen;
+	k->contents = lm_secret_alloc(LM_KEY_BYTES);
+	k->meta = lm_secret_alloc(LM_KEY_BYTES);
+	if (!names || !k->contents || !k->meta)
+		goto out;
+	lm_kdf_subkey(k->contents, dek, LM_SUBKEY_CONTENTS);
+	lm_kdf_subkey(k->meta, dek, LM_SUBKEY_METADATA);
+	lm_kdf_subkey(names, dek, LM_SUBKEY_NAMES);
+	rc = lm_name_key_new(names, &k->names);
+	if (rc == 0)
+		rc = lm_aead_key_new(cipher, k->meta, &k->metakey);
+out:
+	lm_secret_free(names);
+	if (rc)
+		vkeys_free(k);
+	return rc;
+}
+
+static struct vkeys *vkeys_gen(struct lm_vault *v, uint32_t gen)
+{
+	for (int i = 0; i < v->nks; i++)
+		if (v->ks[i].gen == gen)
+			return &v->ks[i];
+	return NULL;
+}
+
+static void vreport(struct lm_vault *v, const char *path, const char *what, int64_t block)
+{
+	if (v->report)
+		v->report(v->report_ctx, path, what, block, -EBADMSG);
+}
+
+/* ---- path translation ---- */
+
+static uint64_t dc_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static void dc_clear_locked(struct lm_vault *v)
+{
+	for (size_t i = 0; i < DC_BUCKETS; i++) {
+		for (struct dce *e = v->dc[i], *n; e; e = n) {
+			n = e->next;
+			free(e->path);
+			free(e->host);
+			free(e);
+		}
+		v->dc[i] = NULL;
+	}
+	v->dc_n = 0;
+}
+
+static void dc_clear(struct lm_vault *v)
+{
+	pthread_mutex_lock(&v->dc_lock);
+	dc_clear_locked(v);
+	pthread_mutex_unlock(&v->dc_lock);
+}
+
+/* Looks up PATH (LEN bytes) in the cache; copies its host path and dirid. */
+static bool dc_get(struct lm_vault *v, const char *path, char *host, size_t size,
+		   unsigned char *dirid)
+{
+	uint64_t h = dc_hash(path);
+	bool found = false;
+
+	pthread_mutex_lock(&v->dc_lock);
+	for (struct dce *e = v->dc[h % DC_BUCKETS]; e; e = e->next) {
+		if (e->h == h && strcmp(e->path, path) == 0 && strlen(e->host) < size) {
+			strcpy(host, e->host);
+			memcpy(dirid, e->dirid, LM_NAME_DIRID_BYTES);
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&v->dc_lock);
+	return found;
+}
+
+static void dc_put(struct lm_vault *v, const char *path, const char *host,
+		   const unsigned char *dirid)
+{
+	struct dce *e = malloc(sizeof(*e));
+
+	if (!e)
+		return;
+	e->h = dc_hash(path);
+	e->path = strdup(path);
+	e->host = strdup(host);
+	memcpy(e->dirid, dirid, LM_NAME_DIRID_BYTES);
+	if (!e->path || !e->host) {
+		free(e->path);
+		free(e->host);
+		free(e);
+		return;
+	}
+	pthread_mutex_lock(&v->dc_lock);
+	if (v->dc_n >= DC_MAX)
+		dc_clear_locked(v);
+	e->next = v->dc[e->h % DC_BUCKETS];
+	v->dc[e->h % DC_BUCKETS] = e;
+	v->dc_n++;
+	pthread_mutex_unlock(&v->dc_lock);
+}
+
+/* Reads the dirid of host directory HOSTDIR. A directory without a valid
+ * one was not made by the vault: -EIO. */
+static int read_dirid(struct lm_vault *v, const char *hostdir, unsigned char *dirid)
+{
+	char p[HOST_MAX];
+	struct lm_file *f;
+	ssize_t n;
+	int rc = lm_path_join(p, sizeof(p), hostdir, LM_VAULT_DIRID_NAME);
+
+	if (rc)
+		return rc;
+	rc = v->host->ops->open(v->host, p, O_RDONLY, 0, (uid_t)-1, (gid_t)-1, &f);
+	if (rc)
+		return rc == -ENOENT ? -EIO : rc;
+	n = f->ops->pread(f, dirid, LM_NAME_DIRID_BYTES, 0);
+	f->ops->close(f);
+	if (n < 0)
+		return (int)n;
+	return n == LM_NAME_DIRID_BYTES ? 0 : -EIO;
+}
+
+/* The host component for NAME sealed with keys K in directory DIRID:
+ * the sealed name, or its short form for long ones (then *is_long and
+ * SEALED holds the full sealed name). */
+static int seal_comp(const struct vkeys *k, const unsigned char *dirid, const char *name,
+		     size_t len, char *comp, char *sealed, bool *is_long)
+{
+	ssize_t n = lm_name_seal(k->names, dirid, name, len, sealed, LM_NAME_SEALED_MAX + 1);
+
+	if (n < 0)
+		return (int)n;
+	*is_long = lm_name_is_long((size_t)n);
+	if (*is_long)
+		lm_name_long(sealed, (size_t)n, comp);
+	else
+		memcpy(comp, sealed, (size_t)n + 1);
+	return 0;
+}
+
+static bool host_exists(struct lm_vault *v, const char *hostpath)
+{
+	struct stat st;
+
+	return v->host->ops->getattr(v->host, hostpath, &st) == 0;
+}
+
+/* A plaintext path resolved to the host. */
+struct vpath {
+	char host[HOST_MAX];
+	char hostdir[HOST_MAX];          /* the parent's host path */
+	unsigned char pdirid[LM_NAME_DIRID_BYTES];
+	const char *name;                /* last component, in the caller's path; NULL for root */
+	size_t namelen;
+	bool is_long;
+	char sealed[LM_NAME_SEALED_MAX + 1];
+	const struct vkeys *ks;          /* the keys the entry's name is sealed with */
+};
+
+/* Appends "/COMP" to HOST (HL bytes long; "" stands for the root). */
+static int join_at(char *host, size_t hl, size_t size, const char *comp)
+{
+	int n = snprintf(host + hl, size - hl, "%s%s", hl ? "/" : "", comp);
+
+	return n < 0 || (size_t)n >= size - hl ? -ENAMETOOLONG : 0;
+}
+
+/* Appends the host component of NAME in directory (HOST, DIRID) to HOST
+ * ("" for the root). During a rekey a name may still be sealed with the old
+ * keys: the one that exists on the host wins, else the new keys. */
+static int comp_append(struct lm_vault *v, char *host, size_t size, const unsigned char *dirid,
+		       const char *name, size_t len, char *sealed, bool *is_long,
+		       const struct vkeys **used)
+{
+	char comp[LM_NAME_SEALED_MAX + 1];
+	size_t hl = strlen(host);
+	int rc;
+
+	for (int i = v->nks - 1; i >= 0; i--) {
+		rc = seal_comp(&v->ks[i], dirid, name, len, comp, sealed, is_long);
+		if (rc == 0)
+			rc = join_at(host, hl, size, comp);
+		if (rc)
+			return rc;
+		if (used)
+			*used = &v->ks[i];
+		/* The new keys (index 0) are the last tried: what does not
+		 * exist yet is made with them. */
+		if (i == 0 || host_exists(v, host))
+			return 0;
+	}
+	return 0;
+}
+
+/* Resolves directory DIR into its host path and dirid. */
+static int vt_dir(struct lm_vault *v, const char *dir, char *host, size_t size,
+		  unsigned char *dirid)
+{
+	char buf[LM_PATH_MAX], sealed[LM_NAME_SEALED_MAX + 1];
+	size_t plen = strlen(dir);
+	bool is_long;
+	int rc;
+
+	if (plen >= sizeof(buf))
+		return -ENAMETOOLONG;
+	if (strcmp(dir, ".") == 0) {
+		snprintf(host, size, ".");
+		memcpy(dirid, v->rootid, LM_NAME_DIRID_BYTES);
+		return 0;
+	}
+	/* The longest cached prefix, then forward from there. */
+	memcpy(buf, dir, plen + 1);
+	size_t done = plen;
+
+	while (!dc_get(v, buf, host, size, dirid)) {
+		char *cut = strrchr(buf, '/');
+
+		if (!cut) {
+			snprintf(host, size, ".");
+			memcpy(dirid, v->rootid, LM_NAME_DIRID_BYTES);
+			done = 0;
+			break;
+		}
+		*cut = '\0';
+		done = (size_t)(cut - buf);
+	}
+	while (done < plen) {
+		const char *name = dir + done + (done ? 1 : 0);
+		const char *end = strchr(name, '/');
+		size_t len = end ? (size_t)(end - name) : strlen(name);
+
+		if (strcmp(host, ".") == 0)
+			host[0] = '\0';
+		rc = comp_append(v, host, size, dirid, name, len, sealed, &is_long, NULL);
+		if (rc)
+			return rc;
+		rc = read_dirid(v, host, dirid);
+		if (rc)
+			return rc;
+		done = (size_t)(name - dir) + len;
+		memcpy(buf, dir, done);
+		buf[done] = '\0';
+		dc_put(v, buf, host, dirid);
+	}
+	return 0;
+}
+
+/* Resolves PATH; p->name is NULL for the root. */
+static int vt_path(struct lm_vault *v, const char *path, struct vpath *p)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[LM_PATH_MAX];
+	int rc;
+
+	p->name = NULL;
+	p->is_long = false;
+	p->ks = &v->ks[0];
+	if (strcmp(path, ".") == 0) {
+		snprintf(p->host, sizeof(p->host), ".");
+		snprintf(p->hostdir, sizeof(p->hostdir), ".");
+		memcpy(p->pdirid, v->rootid, LM_NAME_DIRID_BYTES);
+		return 0;
+	}
+	if (slash) {
+		if ((size_t)(slash - path) >= sizeof(dir))
+			return -ENAMETOOLONG;
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		p->name = slash + 1;
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+		p->name = path;
+	}
+	p->namelen = strlen(p->name);
+	rc = vt_dir(v, dir, p->hostdir, sizeof(p->hostdir), p->pdirid);
+	if (rc)
+		return rc;
+	if (strcmp(p->hostdir, ".") == 0)
+		p->host[0] = '\0';
+	else
+		snprintf(p->host, sizeof(p->host), "%s", p->hostdir);
+	return comp_append(v, p->host, sizeof(p->host), p->pdirid, p->name, p->namelen,
+			   p->sealed, &p->is_long, &p->ks);
+}
+
+static struct vpath *vp_new(void)
+{
+	return malloc(sizeof(struct vpath));
+}
+
+/* Declares struct vpath *P for PATH, freed at the end of the scope. */
+static void vp_free(struct vpath **p)
+{
+	free(*p);
+}
+#define VPATH(p, v, path)                                                      \
+	struct vpath *p __attribute__((cleanup(vp_free))) = vp_new();        \
+	do {                                                                 \
+		if (!p)                                                      \
+			return -ENOMEM;                                      \
+		int vp_rc_ = vt_path((v), (path), p);                        \
+		if (vp_rc_)                                                  \
+			return vp_rc_;                                       \
+	} while (0)
+
+/* ---- long names: "<short>.name" side files ---- */
+
+static int side_name(const struct vpath *p, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s.name", p->host);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int side_write(struct lm_vault *v, const struct vpath *p)
+{
+	char side[HOST_MAX];
+	struct lm_file *f;
+	size_t len = strlen(p->sealed);
+	ssize_t n;
+	int rc;
+
+	if (!p->is_long)
+		return 0;
+	rc = side_name(p, side, sizeof(side));
+	if (rc == 0)
+		rc = v->host->ops->open(v->host, side, O_WRONLY | O_CREAT | O_TRUNC, 0600,
+					(uid_t)-1, (gid_t)-1, &f);
+	if (rc)
+		return rc;
+	n = f->ops->pwrite(f, p->sealed, len, 0);
+	f->ops->close(f);
+	return n == (ssize_t)len ? 0 : n < 0 ? (int)n : -EIO;
+}
+
+/* Drops the side file of a long name whose entry is gone. */
+static void side_drop(struct lm_vault *v, const struct vpath *p)
+{
+	char side[HOST_MAX];
+
+	if (p->is_long && !host_exists(v, p->host) && side_name(p, side, sizeof(side)) == 0)
+		v->host->ops->unlink(v->host, side);
+}
+
+/* ---- sizes ---- */
+
+/* The plaintext geometry of a file of HOST_SIZE bytes on the host: size,
+ * number of blocks (at least 1: the last box is always there) and length
+ * of the last one. Returns 0, or -EIO for a size no vault file has. */
+static int geom(off_t host_size, uint64_t *size, uint64_t *nblocks, size_t *lastlen)
+{
+	uint64_t q, k;
+
+	if (host_size < (off_t)(VHEAD + LM_AEAD_OVERHEAD)) {
+		*size = 0, *nblocks = 0, *lastlen = 0;
+		return -EIO;
+	}
+	q = (uint64_t)host_size - VHEAD - LM_AEAD_OVERHEAD;
+	k = q == 0 ? 1 : (q - 1) / VBOX + 1;
+	*nblocks = k;
+	*lastlen = (size_t)(q - (k - 1) * VBOX);
+	if (*lastlen > VBS) {
+		*lastlen = VBS;
+		*size = k * VBS;
+		return -EIO;
+	}
+	*size = (k - 1) * VBS + *lastlen;
+	return 0;
+}
+
+static off_t host_off(uint64_t block)
+{
+	return (off_t)(VHEAD + block * VBOX);
+}
+
+/* What stat shows of a host object. */
+static void fix_stat(struct lm_vault *v, const char *hostpath, struct stat *st)
+{
+	if (S_ISREG(st->st_mode)) {
+		uint64_t size, k;
+		size_t last;
+
+		geom(st->st_size, &size, &k, &last);
+		st->st_size = (off_t)size;
+	} else if (S_ISLNK(st->st_mode)) {
+		char buf[PATH_MAX];
+		ssize_t n = v->host->ops->readlink(v->host, hostpath, buf, sizeof(buf));
+		size_t raw = n > 0 ? (size_t)n * 3 / 4 : 0;
+
+		st->st_size = raw > LM_AEAD_OVERHEAD ? (off_t)(raw - LM_AEAD_OVERHEAD) : 0;
+	}
+}
+
+/* ---- file headers ---- */
+
+static void owner_tag(const struct vkeys *k, const unsigned char *dirid, const char *name,
+		      size_t len, unsigned char *out)
+{
+	unsigned char buf[12 + LM_NAME_DIRID_BYTES + LM_NAME_MAX];
+
+	memcpy(buf, "lamina.owner", 12);
+	memcpy(buf + 12, dirid, LM_NAME_DIRID_BYTES);
+	memcpy(buf + 12 + LM_NAME_DIRID_BYTES, name, len);
+	lm_hash(out, LM_VAULT_OWNER, buf, 12 + LM_NAME_DIRID_BYTES + len, k->meta, LM_KEY_BYTES);
+}
+
+/* Makes the sealing key of file FID under keys K. */
+static int file_key(const struct lm_vault *v, const struct vkeys *k, const unsigned char *fid,
+		    struct lm_aead_key **out)
+{
+	unsigned char *fk = lm_secret_scratch();
+	int rc;
+
+	if (!fk)
+		return -ENOMEM;
+	lm_kdf_object(fk, k->contents, fid, LM_VAULT_FILE_ID);
+	rc = lm_aead_key_new(v->cipher, fk, out);
+	lm_crypt_wipe(fk, LM_KEY_BYTES);
+	return rc;
+}
+
+/* The header MAC, keyed with the file key derived again (kept nowhere). */
+static void header_mac(const struct vkeys *k, struct lm_vault_file_disk *h, unsigned char *out)
+{
+	unsigned char *fk = lm_secret_scratch();
+
+	if (!fk) {
+		memset(out, 0, 16);
+		return;
+	}
+	lm_kdf_object(fk, k->contents, h->file_id, LM_VAULT_FILE_ID);
+	lm_hash(out, 16, h, offsetof(struct lm_vault_file_disk, mac), fk, LM_KEY_BYTES);
+	lm_crypt_wipe(fk, LM_KEY_BYTES);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void header_init(struct lm_vault_file_disk *h, const struct vkeys *k,
+			const unsigned char *owner)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, "LMVF", 4);
+	h->format = LM_VAULT_FILE_FORMAT;
+	put32(h->generation, k->gen);
+	lm_crypt_random(h->file_id, LM_VAULT_FILE_ID);
+	memcpy(h->owner, owner, LM_VAULT_OWNER);
+	header_mac(k, h, h->mac);
+}
+
+/* Reads and checks the header of host file FD: its keys in *ks. */
+static int header_read(struct lm_vault *v, int fd, struct lm_vault_file_disk *h,
+		       const struct vkeys **ks)
+{
+	unsigned char mac[16];
+	ssize_t n = pread(fd, h, sizeof(*h), 0);
+
+	if (n < 0)
+		return -errno;
+	if (n != sizeof(*h) || memcmp(h->magic, "LMVF", 4) ||
+	    h->format != LM_VAULT_FILE_FORMAT)
+		return -EIO;
+	*ks = vkeys_gen(v, get32(h->generation));
+	if (!*ks)
+		return -EIO;
+	header_mac(*ks, h, mac);
+	return lm_crypt_equal(mac, h->mac, sizeof(mac)) ? 0 : -EIO;
+}
+
+static int header_write(int fd, const struct vkeys *k, struct lm_vault_file_disk *h)
+{
+	header_mac(k, h, h->mac);
+	return pwrite(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h) ? 0 : -EIO;
+}
+
+/* ---- open files ---- */
+
+struct vfile {
+	struct lm_file base;             /* base.fd = -1: the host bytes are not the file's */
+	struct lm_vault *v;
+	int fd;                          /* host file, read-write */
+	bool append;
+	const struct vkeys *ks;
+	unsigned char fid[LM_VAULT_FILE_ID];
+	struct lm_aead_key *key;         /* owned */
+	pthread_rwlock_t *lock;          /* the inode's stripe */
+	char *path;                      /* plaintext, for reports; owned */
+	int64_t reported;                /* last block reported, against floods */
+};
+
+#define VF(f) ((struct vfile *)(f))
+
+static void block_ad(const struct vfile *f, uint64_t block, bool last, unsigned char *ad)
+{
+	memcpy(ad, f->v->uuid, 16);
+	memcpy(ad + 16, f->fid, 16);
+	for (int i = 0; i < 8; i++)
+		ad[32 + i] = (unsigned char)(block >> (8 * i));
+	ad[40] = last;
+}
+#define AD_LEN 41
+
+static int vf_geom(struct vfile *f, uint64_t *size, uint64_t *k, size_t *last)
+{
+	struct stat st;
+
+	if (fstat(f->fd, &st))
+		return -errno;
+	return geom(st.st_size, size, k, last);
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static void vf_report(struct vfile *f, int64_t block, const char *what)
+{
+	if (f->reported == block)
+		return;
+	f->reported = block;
+	vreport(f->v, f->path, what, block);
+}
+
+/* Opens box BOX (LEN bytes) of block I into OUT. */
+static int open_block(struct vfile *f, uint64_t i, bool last, const unsigned char *box,
+		      size_t len, unsigned char *out)
+{
+	unsigned char ad[AD_LEN];
+
+	if (!last && len == VBOX && all_zero(box, len)) {
+		memset(out, 0, VBS);
+		return 0;
+	}
+	block_ad(f, i, last, ad);
+	if (len < LM_AEAD_OVERHEAD || lm_aead_open(f->key, out, box, len, ad, AD_LEN)) {
+		vf_report(f, (int64_t)i, "block does not authenticate");
+		return -EIO;
+	}
+	return 0;
+}
+
+static void seal_block(struct vfile *f, uint64_t i, bool last, const unsigned char *plain,
+		       size_t len, unsigned char *box)
+{
+	unsigned char ad[AD_LEN];
+
+	block_ad(f, i, last, ad);
+	lm_aead_seal(f->key, box, plain, len, ad, AD_LEN);
+}
+
+/* Reads and opens blocks [first, first + n) of a file of K blocks (the last
+ * LAST bytes long) into PLAIN (n * VBS bytes). Returns the number of blocks
+ * read before the first that fails, or -errno when the first fails. */
+static ssize_t read_blocks(struct vfile *f, uint64_t first, uint64_t n, uint64_t k,
+			   size_t last, unsigned char *plain)
+{
+	size_t hostlen = (size_t)(n * VBOX);
+	unsigned char *box = malloc(hostlen);
+	ssize_t got;
+	uint64_t i;
+
+	if (!box)
+		return -ENOMEM;
+	if (first + n == k)
+		hostlen -= VBS - last;
+	got = pread(f->fd, box, hostlen, host_off(first));
+	if (got < 0) {
+		free(box);
+		return -errno;
+	}
+	if ((size_t)got < hostlen)
+		memset(box + got, 0, hostlen - (size_t)got);
+	for (i = 0; i < n; i++) {
+		uint64_t b = first + i;
+		bool is_last = b == k - 1;
+		size_t blen = is_last ? last + LM_AEAD_OVERHEAD : VBOX;
+
+		if ((size_t)got < i * VBOX + blen) {
+			vf_report(f, (int64_t)b, "block is cut short");
+			break;
+		}
+		if (open_block(f, b, is_last, box + i * VBOX, blen, plain + i * VBS))
+			break;
+		if (is_last)
+			memset(plain + i * VBS + last, 0, VBS - last);
+	}
+	free(box);
+	return i == 0 && n > 0 ? -EIO : (ssize_t)i;
+}
+
+static ssize_t vf_pread(struct lm_file *lf, void *buf, size_t len, off_t off)
+{
+	struct vfile *f = VF(lf);
+	uint64_t size, k, first, n;
+	unsigned char *plain;
+	size_t last;
+	ssize_t got, ret;
+	int rc;
+
+	pthread_rwlock_rdlock(f->lock);
+	rc = vf_geom(f, &size, &k, &last);
+	if (rc && size == 0) {
+		ret = rc;
+		goto out;
+	}
+	if ((uint64_t)off >= size || len == 0) {
+		ret = 0;
+		goto out;
+	}
+	if (len > size - (uint64_t)off)
+		len = (size_t)(size - (uint64_t)off);
+	first = (uint64_t)off / VBS;
+	n = ((uint64_t)off + len - 1) / VBS - first + 1;
+	plain = malloc((size_t)(n * VBS));
+	if (!plain) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	got = read_blocks(f, first, n, k, last, plain);
+	if (got < 0) {
+		ret = got;
+	} else {
+		size_t avail = (size_t)((first + (uint64_t)got) * VBS - (uint64_t)off);
+
+		ret = (ssize_t)(len < avail ? len : avail);
+		memcpy(buf, plain + (uint64_t)off - first * VBS, (size_t)ret);
+		if (ret == 0)
+			ret = -EIO;
+	}
+	free(plain);
+out:
+	pthread_rwlock_unlock(f->lock);
+	return ret;
+}
+
+/* Writes LEN bytes of BUF at OFF into a file of geometry (SIZE, K, LAST),
+ * with the write lock held: every block the write touches is resealed, and
+ * the old last block too when the file grows past it. */
+static ssize_t vf_write_locked(struct vfile *f, const unsigned char *buf, size_t len,
+			       uint64_t off, uint64_t size, uint64_t k, size_t last)
+{
+	uint64_t end = off + len, nsize = end > size ? end : size;
+	uint64_t nk = nsize == 0 ? 1 : (nsize - 1) / VBS + 1;
+	uint64_t first = off / VBS, lastb = len ? (end - 1) / VBS : first;
+	size_t nlast = (size_t)(nsize - (nk - 1) * VBS);
+	unsigned char *plain, *box;
+	uint64_t n, i;
+	ssize_t got;
+	int rc = 0;
+
+	/* The old last block becomes a full one when the file grows past it. */
+	if (nk > k && k - 1 < first) {
+		unsigned char *old = malloc(VBS), *ob = malloc(VBOX);
+
+		if (!old || !ob) {
+			free(old);
+			free(ob);
+			return -ENOMEM;
+		}
+		got = read_blocks(f, k - 1, 1, k, last, old);
+		if (got == 1) {
+			seal_block(f, k - 1, false, old, VBS, ob);
+			if (pwrite(f->fd, ob, VBOX, host_off(k - 1)) != VBOX)
+				rc = -EIO;
+		}
+		free(old);
+		free(ob);
+		if (got != 1)
+			return got < 0 ? got : -EIO;
+		if (rc)
+			return rc;
+	}
+	n = lastb - first + 1;
+	plain = malloc((size_t)(n * VBS));
+	box = malloc((size_t)(n * VBOX));
+	if (!plain || !box) {
+		free(plain);
+		free(box);
+		return -ENOMEM;
+	}
+	/* Blocks only partly written keep their other bytes. */
+	for (i = 0; i < n; i++) {
+		uint64_t b = first + i;
+		uint64_t bstart = b * VBS, bend = bstart + VBS;
+		bool whole = off <= bstart && end >= (bend < nsize ? bend : nsize);
+
+		if (whole || b >= k) {
+			memset(plain + i * VBS, 0, VBS);
+			continue;
+		}
+		got = read_blocks(f, b, 1, k, last, plain + i * VBS);
+		if (got != 1) {
+			rc = got < 0 ? (int)got : -EIO;
+			goto out;
+		}
+	}
+	memcpy(plain + (off - first * VBS), buf, len);
+	for (i = 0; i < n; i++) {
+		uint64_t b = first + i;
+		bool is_last = b == nk - 1;
+
+		seal_block(f, b, is_last, plain + i * VBS, is_last ? nlast : VBS, box + i * VBOX);
+	}
+	{
+		size_t hostlen = (size_t)(n * VBOX);
+
+		if (lastb == nk - 1)
+			hostlen -= VBS - nlast;
+		got = pwrite(f->fd, box, hostlen, host_off(first));
+		if (got != (ssize_t)hostlen)
+			rc = got < 0 ? -errno : -EIO;
+	}
+	/* A shrinking last box (never here: writes only grow) needs no cut. */
+out:
+	free(plain);
+	free(box);
+	return rc ? rc : (ssize_t)len;
+}
+
+static ssize_t vf_pwrite(struct lm_file *lf, const void *buf, size_t len, off_t off)
+{
+	struct vfile *f = VF(lf);
+	uint64_t size, k;
+	size_t last;
+	ssize_t ret;
+	int rc;
+
+	if (off < 0)
+		return -EINVAL;
+	pthread_rwlock_wrlock(f->lock);
+	rc = vf_geom(f, &size, &k, &last);
+	if (rc) {
+		ret = rc;
+	} else {
+		if (f->append)
+			off = (off_t)size;
+		ret = len ? vf_write_locked(f, buf, len, (uint64_t)off, size, k, last) : 0;
+	}
+	pthread_rwlock_unlock(f->lock);
+	return ret;
+}
+
+static int vf_truncate_locked(struct vfile *f, uint64_t nsize)
+{
+	uint64_t size, k, nk;
+	size_t last, nlast;
+	unsigned char *plain, *box;
+	ssize_t got;
+	int rc = vf_geom(f, &size, &k, &last);
+
+	if (rc)
+		return rc;
+	if (nsize == size)
+		return 0;
+	if (nsize > size) {
+		nk = (nsize - 1) / VBS + 1;
+		nlast = (size_t)(nsize - (nk - 1) * VBS);
+		if (nk == k) {
+			/* Within the last block: write its new zero bytes. */
+			unsigned char zero[VBS] = { 0 };
+			ssize_t n = vf_write_locked(f, zero, (size_t)(nsize - size), size, size, k, last);
+
+			return n < 0 ? (int)n : 0;
+		}
+		plain = calloc(1, VBS);
+		box = malloc(VBOX);
+		rc = -ENOMEM;
+		if (plain && box) {
+			/* The new last block (the ones between are holes)... */
+			seal_block(f, nk - 1, true, plain, nlast, box);
+			rc = pwrite(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1)) ==
+					     (ssize_t)(nlast + LM_AEAD_OVERHEAD) ? 0 : -EIO;
+		}
+		if (rc == 0) {
+			/* ...then the old last block, now a full one. */
+			got = read_blocks(f, k - 1, 1, k, last, plain);
+			if (got != 1)
+				rc = got < 0 ? (int)got : -EIO;
+		}
+		if (rc == 0) {
+			seal_block(f, k - 1, false, plain, VBS, box);
+			if (pwrite(f->fd, box, VBOX, host_off(k - 1)) != VBOX)
+				rc = -EIO;
+		}
+		free(plain);
+		free(box);
+		return rc;
+	}
+	/* Shrinking: the new last block keeps its first bytes. */
+	nk = nsize == 0 ? 1 : (nsize - 1) / VBS + 1;
+	nlast = (size_t)(nsize - (nk - 1) * VBS);
+	plain = malloc(VBS);
+	box = malloc(VBOX);
+	if (!plain || !box) {
+		free(plain);
+		free(box);
+		return -ENOMEM;
+	}
+	got = read_blocks(f, nk - 1, 1, k, last, plain);
+	if (got != 1) {
+		rc = got < 0 ? (int)got : -EIO;
+	} else {
+		seal_block(f, nk - 1, true, plain, nlast, box);
+		if (pwrite(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1)) !=
+		    (ssize_t)(nlast + LM_AEAD_OVERHEAD))
+			rc = -EIO;
+		else if (ftruncate(f->fd, host_off(nk - 1) + (off_t)(nlast + LM_AEAD_OVERHEAD)))
+			rc = -errno;
+	}
+	free(plain);
+	free(box);
+	return rc;
+}
+
+static int vf_ftruncate(struct lm_file *lf, off_t size)
+{
+	struct vfile *f = VF(lf);
+	int rc;
+
+	if (size < 0)
+		return -EINVAL;
+	pthread_rwlock_wrlock(f->lock);
+	rc = vf_truncate_locked(f, (uint64_t)size);
+	pthread_rwlock_unlock(f->lock);
+	return rc;
+}
+
+static int vf_fsync(struct lm_file *lf, bool datasync)
+{
+	struct vfile *f = VF(lf);
+
+	return (datasync ? fdatasync(f->fd) : fsync(f->fd)) ? -errno : 0;
+}
+
+/* Zeroes [off, off + len) inside the file (no size change). */
+static int vf_zero_locked(struct vfile *f, uint64_t off, uint64_t len)
+{
+	uint64_t size, k, end;
+	size_t last;
+	int rc = vf_geom(f, &size, &k, &last);
+
+	if (rc)
+		return rc;
+	if (off >= size)
+		return 0;
+	end = off + len < size ? off + len : size;
+	while (off < end) {
+		uint64_t b = off / VBS, bend = (b + 1) * VBS;
+		uint64_t stop = end < bend ? end : bend;
+
+		if (off == b * VBS && stop == bend && b != k - 1) {
+			/* A whole block that is not the last: a hole. */
+			if (fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      host_off(b), VBOX)) {
+				static const unsigned char zero[VBOX];
+
+				if (pwrite(f->fd, zero, VBOX, host_off(b)) != VBOX)
+					return -EIO;
+			}
+		} else {
+			unsigned char zero[VBS] = { 0 };
+			ssize_t n = vf_write_locked(f, zero, (size_t)(stop - off), off, size, k, last);
+
+			if (n < 0)
+				return (int)n;
+		}
+		off = stop;
+	}
+	return 0;
+}
+
+static int vf_fallocate(struct lm_file *lf, int mode, off_t off, off_t len)
+{
+	struct vfile *f = VF(lf);
+	uint64_t size, k;
+	size_t last;
+	int rc;
+
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	pthread_rwlock_wrlock(f->lock);
+	rc = vf_geom(f, &size, &k, &last);
+	if (rc == 0) {
+		if (mode == 0) {
+			if ((uint64_t)(off + len) > size)
+				rc = vf_truncate_locked(f, (uint64_t)(off + len));
+		} else if (mode == FALLOC_FL_KEEP_SIZE) {
+			rc = 0;
+		} else if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+			rc = vf_zero_locked(f, (uint64_t)off, (uint64_t)len);
+		} else {
+			rc = -EOPNOTSUPP;
+		}
+	}
+	pthread_rwlock_unlock(f->lock);
+	return rc;
+}
+
+static off_t vf_lseek(struct lm_file *lf, off_t off, int whence)
+{
+	struct vfile *f = VF(lf);
+	uint64_t size, k;
+	size_t last;
+
+	vf_geom(f, &size, &k, &last);
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off < 0 || (uint64_t)off >= size)
+		return -ENXIO;
+	return whence == SEEK_DATA ? off : (off_t)size;
+}
+
+static int vf_fstat(struct lm_file *lf, struct stat *st)
+{
+	struct vfile *f = VF(lf);
+	uint64_t size, k;
+	size_t last;
+
+	if (fstat(f->fd, st))
+		return -errno;
+	geom(st->st_size, &size, &k, &last);
+	st->st_size = (off_t)size;
+	return 0;
+}
+
+static void vf_close(struct lm_file *lf)
+{
+	struct vfile *f = VF(lf);
+
+	close(f->fd);
+	lm_aead_key_free(f->key);
+	free(f->path);
+	free(f);
+}
+
+static const struct lm_file_ops vault_file_ops = {
+	.pread = vf_pread,
+	.pwrite = vf_pwrite,
+	.fsync = vf_fsync,
+	.fallocate = vf_fallocate,
+	.lseek = vf_lseek,
+	.fstat = vf_fstat,
+	.ftruncate = vf_ftruncate,
+	.close = vf_close,
+};
+
+static pthread_rwlock_t *inode_lock(struct lm_vault *v, const struct stat *st)
+{
+	uint64_t h = (uint64_t)st->st_ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)st->st_dev;
+
+	return &v->flock[(h >> 32) % NLOCKS];
+}
+
+/* Which directory entry a file is opened through. */
+struct ventry {
+	const unsigned char *dirid;
+	const char *name;
+	size_t len;
+};
+
+/* Wraps host file FD (owned) opened as plaintext PATH into a vfile: reads
+ * and checks its header, and that it belongs to entry E (NULL: the root,
+ * never a file). */
+static int vfile_wrap(struct lm_vault *v, int fd, const char *path, const struct ventry *e,
+		      int flags, struct lm_file **out)
+{
+	unsigned char owner[LM_VAULT_OWNER];
+	struct lm_vault_file_disk h;
+	struct vfile *f = calloc(1, sizeof(*f));
+	struct stat st;
+	int rc;
+
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	f->base.ops = &vault_file_ops;
+	f->base.fd = -1;
+	f->v = v;
+	f->fd = fd;
+	f->append = flags & O_APPEND;
+	f->reported = -2;
+	f->path = strdup(path);
+	if (!f->path || fstat(fd, &st)) {
+		rc = f->path ? -errno : -ENOMEM;
+		goto fail;
+	}
+	f->lock = inode_lock(v, &st);
+	rc = header_read(v, fd, &h, &f->ks);
+	if (rc) {
+		vreport(v, path, "file header does not authenticate", -1);
+		goto fail;
+	}
+	if (e)
+		owner_tag(f->ks, e->dirid, e->name, e->len, owner);
+	if (!(h.flags & LM_VAULT_FF_LINKED) && e &&
+	    !lm_crypt_equal(h.owner, owner, LM_VAULT_OWNER) &&
+	    !lm_crypt_equal(h.prev_owner, owner, LM_VAULT_OWNER)) {
+		vreport(v, path, "file belongs to another directory entry", -1);
+		rc = -EIO;
+		goto fail;
+	}
+	memcpy(f->fid, h.file_id, LM_VAULT_FILE_ID);
+	rc = file_key(v, f->ks, f->fid, &f->key);
+	if (rc)
+		goto fail;
+	*out = &f->base;
+	return 0;
+fail:
+	close(fd);
+	free(f->path);
+	free(f);
+	return rc;
+}
+
+/* Opens host object P->host as a raw descriptor with FLAGS. */
+static int host_openat(struct lm_vault *v, const char *host, int flags, mode_t mode)
+{
+	const char *rel;
+	int dfd, fd, rc = lm_layer_dir_at(v->host, host, &dfd, &rel);
+
+	if (rc) {
+		lm_layer_dir_at_release(v->host, dfd);
+		return rc;
+	}
+	fd = openat(dfd, rel, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	rc = fd < 0 ? -errno : fd;
+	lm_layer_dir_at_release(v->host, dfd);
+	return rc;
+}
+
+/* Moves work file TMP to host path HOST without replacing anything. */
+static int host_place(struct lm_vault *v, const char *tmp, const char *host)
+{
+	const char *rel;
+	int dfd, rc = lm_layer_dir_at(v->host, host, &dfd, &rel);
+
+	if (rc == 0 && renameat2(v->workfd, tmp, dfd, rel, RENAME_NOREPLACE)) {
+		rc = -errno;
+		if (rc == -EINVAL) {
+			/* No RENAME_NOREPLACE on this host: link, then unlink. */
+			rc = linkat(v->workfd, tmp, dfd, rel, 0) ? -errno : 0;
+			if (rc == 0)
+				unlinkat(v->workfd, tmp, 0);
+		}
+	}
+	lm_layer_dir_at_release(v->host, dfd);
+	return rc;
+}
+
+static void tmp_name(struct lm_vault *v, char *out, size_t size)
+{
+	snprintf(out, size, VTMP_PREFIX "%d.%lu", (int)getpid(), atomic_fetch_add(&v->tmpseq, 1));
+}
+
+/* Creates a new empty vault file in the work directory: header and an
+ * empty last block. Returns the descriptor (read-write) or -errno. */
+static int new_file(struct lm_vault *v, const char *tmp, mode_t mode, uid_t uid, gid_t gid,
+		    const unsigned char *owner, unsigned char *fid_out)
+{
+	struct lm_vault_file_disk h;
+	unsigned char box[LM_AEAD_OVERHEAD], none[1] = { 0 };
+	struct vfile f = { .v = v };
+	int fd, rc;
+
+	fd = openat(v->workfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+	if (fd < 0)
+		return -errno;
+	header_init(&h, &v->ks[0], owner);
+	memcpy(f.fid, h.file_id, LM_VAULT_FILE_ID);
+	rc = file_key(v, &v->ks[0], f.fid, &f.key);
+	if (rc == 0) {
+		seal_block(&f, 0, true, none, 0, box);
+		lm_aead_key_free(f.key);
+		if (pwrite(fd, &h, sizeof(h), 0) != sizeof(h) ||
+		    pwrite(fd, box, sizeof(box), VHEAD) != sizeof(box))
+			rc = -EIO;
+	}
+	if (rc == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid))
+		rc = -errno;
+	/* chown clears set-id bits: set the mode again. */
+	if (rc == 0 && (mode & 07000) && fchmod(fd, mode & 07777))
+		rc = -errno;
+	if (rc) {
+		close(fd);
+		unlinkat(v->workfd, tmp, 0);
+		return rc;
+	}
+	if (fid_out)
+		memcpy(fid_out, h.file_id, LM_VAULT_FILE_ID);
+	return fd;
+}
+
+static int vault_open(struct lm_layer *l, const char *path, int flags, mode_t mode,
+		      uid_t uid, gid_t gid, struct lm_file **out)
+{
+	struct lm_vault *v = VL(l);
+	int fd, rc;
+
+	VPATH(p, v, path);
+	struct ventry e = { p->pdirid, p->name, p->namelen };
+
+	if (flags & O_CREAT) {
+		unsigned char owner[LM_VAULT_OWNER];
+		char tmp[64];
+
+		if (!p->name)
+			return -EISDIR;
+		tmp_name(v, tmp, sizeof(tmp));
+		owner_tag(&v->ks[0], p->pdirid, p->name, p->namelen, owner);
+		fd = new_file(v, tmp, mode, uid, gid, owner, NULL);
+		if (fd < 0)
+			return fd;
+		rc = side_write(v, p);
+		if (rc == 0)
+			rc = host_place(v, tmp, p->host);
+		if (rc == 0)
+			return vfile_wrap(v, fd, path, &e, flags, out);
+		close(fd);
+		unlinkat(v->workfd, tmp, 0);
+		if (rc != -EEXIST || (flags & O_EXCL))
+			return rc;
+		/* Someone made it first: open theirs. */
+	}
+	fd = host_openat(v, p->host, O_RDWR, 0);
+	if (fd == -EACCES && (flags & O_ACCMODE) == O_RDONLY)
+		fd = host_openat(v, p->host, O_RDONLY, 0);
+	if (fd < 0)
+		return fd;
+	rc = vfile_wrap(v, fd, path, p->name ? &e : NULL, flags, out);
+	if (rc == 0 && (flags & O_TRUNC)) {
+		rc = (*out)->ops->ftruncate(*out, 0);
+		if (rc) {
+			(*out)->ops->close(*out);
+			*out = NULL;
+		}
+	}
+	return rc;
+}
+
+/* ---- lookups ---- */
+
+static int vault_lookup(struct lm_layer *l, const char *dir, const char *name,
+			bool want_opaque, struct lm_lentry *out)
+{
+	struct lm_vault *v = VL(l);
+	char path[LM_PATH_MAX];
+	int rc = lm_path_join(path, sizeof(path), dir, name);
+
+	if (rc)
+		return rc;
+	VPATH(p, v, path);
+	rc = v->host->ops->lookup(v->host, p->hostdir, strrchr(p->host, '/') ?
+				  strrchr(p->host, '/') + 1 : p->host, want_opaque, out);
+	if (rc == 0 && out->kind == LM_ENT_OBJ)
+		fix_stat(v, p->host, &out->st);
+	return rc;
+}
+
+static int vault_getattr(struct lm_layer *l, const char *path, struct stat *st)
+{
+	struct lm_vault *v = VL(l);
+	int rc;
+
+	VPATH(p, v, path);
+	rc = v->host->ops->getattr(v->host, p->host, st);
+	if (rc == 0)
+		fix_stat(v, p->host, st);
+	return rc;
+}
+
+struct vit {
+	struct lm_vault *v;
+	const char *hostdir;
+	const char *dir;                  /* plaintext, for reports */
+	const unsigned char *dirid;
+	lm_iter_fn fn;
+	void *ctx;
+};
+
+/* Reads the sealed name of long host name COMP into SEALED. */
+static int side_read(struct lm_vault *v, const char *hostdir, const char *comp, char *sealed)
+{
+	char side[HOST_MAX];
+	struct lm_file *f;
+	ssize_t n;
+	int rc;
+
+	if (snprintf(side, sizeof(side), "%s/%s.name", hostdir, comp) >= (int)sizeof(side))
+		return -ENAMETOOLONG;
+	rc = v->host->ops->open(v->host, strncmp(side, "./", 2) ? side : side + 2, O_RDONLY, 0,
+				(uid_t)-1, (gid_t)-1, &f);
+	if (rc)
+		return rc;
+	n = f->ops->pread(f, sealed, LM_NAME_SEALED_MAX, 0);
+	f->ops->close(f);
+	if (n <= 0)
+		return -EIO;
+	sealed[n] = '\0';
+	return lm_name_long_check(comp, sealed, (size_t)n) ? 0 : -EIO;
+}
+
+static int vit_cb(void *c, const char *name, enum lm_ent_kind kind, unsigned dtype, uint64_t ino)
+{
+	struct vit *it = c;
+	char sealed[LM_NAME_SEALED_MAX + 1], plain[LM_NAME_MAX + 1];
+	const char *s = name;
+	ssize_t n = -EBADMSG;
+
+	if (strchr(name, '.')) {
+		size_t len = strlen(name);
+
+		if (strncmp(name, LM_NAME_LONG_PREFIX, strlen(LM_NAME_LONG_PREFIX)) ||
+		    (len > 5 && strcmp(name + len - 5, ".name") == 0))
+			return 0;
+		if (side_read(it->v, it->hostdir, name, sealed)) {
+			vreport(it->v, it->dir, "long name record missing or wrong", -1);
+			return 0;
+		}
+		s = sealed;
+	}
+	for (int i = 0; i < it->v->nks && n < 0; i++)
+		n = lm_name_open(it->v->ks[i].names, it->dirid, s, strlen(s), plain, sizeof(plain));
+	if (n < 0) {
+		vreport(it->v, it->dir, "entry name does not authenticate", -1);
+		return 0;
+	}
+	return it->fn(it->ctx, plain, kind, dtype, ino);
+}
+
+static int vault_iterate(struct lm_layer *l, const char *dir, lm_iter_fn fn, void *ctx,
+			 bool *opaque)
+{
+	struct lm_vault *v = VL(l);
+	char *host = malloc(HOST_MAX);
+	unsigned char dirid[LM_NAME_DIRID_BYTES];
+	struct vit it = { v, host, dir, dirid, fn, ctx };
+	int rc;
+
+	if (!host)
+		return -ENOMEM;
+	rc = vt_dir(v, dir, host, HOST_MAX, dirid);
+	if (rc == 0)
+		rc = v->host->ops->iterate(v->host, host, vit_cb, &it, opaque);
+	free(host);
+	return rc;
+}
+
+/* ---- symlinks and xattrs ---- */
+
+static ssize_t vault_readlink(struct lm_layer *l, const char *path, char *buf, size_t size)
+{
+	struct lm_vault *v = VL(l);
+	char enc[PATH_MAX];
+	unsigned char box[PATH_MAX], ad[16 + sizeof(LINK_AD) - 1];
+	ssize_t n, raw;
+
+	VPATH(p, v, path);
+	n = v->host->ops->readlink(v->host, p->host, enc, sizeof(enc) - 1);
+	if (n < 0)
+		return n;
+	raw = lm_b64url_decode(box, sizeof(box), enc, (size_t)n);
+	memcpy(ad, v->uuid, 16);
+	memcpy(ad + 16, LINK_AD, sizeof(LINK_AD) - 1);
+	if (raw >= (ssize_t)LM_AEAD_OVERHEAD) {
+		unsigned char plain[PATH_MAX];
+
+		for (int i = 0; i < v->nks; i++) {
+			if (lm_aead_open(v->ks[i].metakey, plain, box, (size_t)raw, ad, sizeof(ad)))
+				continue;
+			n = raw - (ssize_t)LM_AEAD_OVERHEAD;
+			if ((size_t)n > size)
+				n = (ssize_t)size;
+			memcpy(buf, plain, (size_t)n);
+			return n;
+		}
+	}
+	vreport(v, path, "symlink target does not authenticate", -1);
+	return -EIO;
+}
+
+/* The longest target a host symlink can carry sealed. */
+#define LINK_MAX_PLAIN ((PATH_MAX - 1) * 3 / 4 - LM_AEAD_OVERHEAD)
+
+static int seal_link(struct lm_vault *v, const char *target, char *enc, size_t size)
+{
+	size_t len = strlen(target);
+	unsigned char box[PATH_MAX], ad[16 + sizeof(LINK_AD) - 1];
+
+	if (len > LINK_MAX_PLAIN)
+		return -ENAMETOOLONG;
+	memcpy(ad, v->uuid, 16);
+	memcpy(ad + 16, LINK_AD, sizeof(LINK_AD) - 1);
+	lm_aead_seal(v->ks[0].metakey, box, (const unsigned char *)target, len, ad, sizeof(ad));
+	return lm_b64url_encode(enc, size, box, len + LM_AEAD_OVERHEAD) < 0 ? -ENAMETOOLONG : 0;
+}
+
+/* The host xattr name for NAME sealed with keys K. */
+static int xname(struct lm_vault *v, const struct vkeys *k, const char *name, char *out,
+		 size_t size)
+{
+	char sealed[LM_NAME_SEALED_MAX + 1];
+	ssize_t n = lm_name_seal(k->names, xattr_dirid, name, strlen(name), sealed, sizeof(sealed));
+
+	if (n < 0)
+		return n == -ENAMETOOLONG ? -ERANGE : (int)n;
+	if ((size_t)snprintf(out, size, "%s%s%s", v->xns, XATTR_TAG, sealed) >= size ||
+	    strlen(out) > XATTR_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+static void xattr_ad(struct lm_vault *v, const char *hname, unsigned char *ad, size_t *adlen)
+{
+	size_t n = strlen(hname);
+
+	if (n > LM_AEAD_MAX_AD - 16)
+		n = LM_AEAD_MAX_AD - 16;
+	memcpy(ad, v->uuid, 16);
+	memcpy(ad + 16, hname, n);
+	*adlen = 16 + n;
+}
+
+static ssize_t vault_getxattr(struct lm_layer *l, const char *path, const char *name,
+			      void *buf, size_t size)
+{
+	struct lm_vault *v = VL(l);
+	char hname[XATTR_NAME_MAX + 1];
+	unsigned char *box = NULL, ad[LM_AEAD_MAX_AD];
+	size_t adlen;
+	ssize_t n = -ENODATA;
+
+	VPATH(p, v, path);
+	for (int i = 0; i < v->nks && n == -ENODATA; i++) {
+		int rc = xname(v, &v->ks[i], name, hname, sizeof(hname));
+
+		if (rc)
+			return rc == -ERANGE ? -ENODATA : rc;
+		n = v->host->ops->getxattr(v->host, p->host, hname, NULL, 0);
+		if (n < 0)
+			continue;
+		box = malloc((size_t)n + 1);
+		if (!box)
+			return -ENOMEM;
+		n = v->host->ops->getxattr(v->host, p->host, hname, box, (size_t)n);
+		if (n < (ssize_t)LM_AEAD_OVERHEAD) {
+			free(box);
+			return n < 0 ? n : -EIO;
+		}
+		unsigned char *plain = malloc((size_t)n);
+
+		xattr_ad(v, hname, ad, &adlen);
+		if (!plain || lm_aead_open(v->ks[i].metakey, plain, box, (size_t)n, ad, adlen)) {
+			free(plain);
+			free(box);
+			if (plain)
+				vreport(v, path, "xattr does not authenticate", -1);
+			return plain ? -EIO : -ENOMEM;
+		}
+		n -= LM_AEAD_OVERHEAD;
+		if (size && (size_t)n > size)
+			n = -ERANGE;
+		else if (size)
+			memcpy(buf, plain, (size_t)n);
+		free(plain);
+		free(box);
+	}
+	return n;
+}
+
+static ssize_t vault_listxattr(struct lm_layer *l, const char *path, char *buf, size_t size)
+{
+	struct lm_vault *v = VL(l);
+	size_t pre = strlen(v->xns) + strlen(XATTR_TAG), used = 0;
+	char *raw;
+	ssize_t n;
+
+	VPATH(p, v, path);
+	n = v->host->ops->listxattr(v->host, p->host, NULL, 0);
+	if (n <= 0)
+		return n;
+	raw = malloc((size_t)n);
+	if (!raw)
+		return -ENOMEM;
+	n = v->host->ops->listxattr(v->host, p->host, raw, (size_t)n);
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(raw + i) + 1) {
+		const char *h = raw + i;
+		char plain[LM_NAME_MAX + 1];
+		ssize_t m = -EBADMSG;
+
+		if (strncmp(h, v->xns, strlen(v->xns)) || strncmp(h + strlen(v->xns), XATTR_TAG,
+								  strlen(XATTR_TAG)))
+			continue;
+		for (int k = 0; k < v->nks && m < 0; k++)
+			m = lm_name_open(v->ks[k].names, xattr_dirid, h + pre, strlen(h + pre),
+					 plain, sizeof(plain));
+		if (m < 0) {
+			vreport(v, path, "xattr name does not authenticate", -1);
+			continue;
+		}
+		if (size) {
+			if (used + (size_t)m + 1 > size) {
+				free(raw);
+				return -ERANGE;
+			}
+			memcpy(buf + used, plain, (size_t)m + 1);
+		}
+		used += (size_t)m + 1;
+	}
+	free(raw);
+	return n < 0 ? n : (ssize_t)used;
+}
+
+static int set_xattr_host(struct lm_vault *v, const char *hostpath, const char *name,
+			  const void *val, size_t size, int flags)
+{
+	char hname[XATTR_NAME_MAX + 1];
+	unsigned char ad[LM_AEAD_MAX_AD], *box;
+	size_t adlen;
+	int rc = xname(v, &v->ks[0], name, hname, sizeof(hname));
+
+	if (rc)
+		return rc;
+	if (size > XATTR_SIZE_MAX - LM_AEAD_OVERHEAD)
+		return -E2BIG;
+	box = malloc(size + LM_AEAD_OVERHEAD);
+	if (!box)
+		return -ENOMEM;
+	xattr_ad(v, hname, ad, &adlen);
+	lm_aead_seal(v->ks[0].metakey, box, val, size, ad, adlen);
+	rc = v->host->ops->setxattr(v->host, hostpath, hname, box, size + LM_AEAD_OVERHEAD, flags);
+	free(box);
+	return rc;
+}
+
+static int vault_setxattr(struct lm_layer *l, const char *path, const char *name,
+			  const void *val, size_t size, int flags)
+{
+	struct lm_vault *v = VL(l);
+
+	VPATH(p, v, path);
+	return set_xattr_host(v, p->host, name, val, size, flags);
+}
+
+static int vault_removexattr(struct lm_layer *l, const char *path, const char *name)
+{
+	struct lm_vault *v = VL(l);
+	char hname[XATTR_NAME_MAX + 1];
+	int rc = -ENODATA;
+
+	VPATH(p, v, path);
+	for (int i = 0; i < v->nks && rc == -ENODATA; i++) {
+		rc = xname(v, &v->ks[i], name, hname, sizeof(hname));
+		if (rc)
+			return rc == -ERANGE ? -ENODATA : rc;
+		rc = v->host->ops->removexattr(v->host, p->host, hname);
+	}
+	return rc;
+}
+
+/* ---- namespace changes ---- */
+
+static int vault_statfs(struct lm_layer *l, struct statvfs *sv)
+{
+	struct lm_vault *v = VL(l);
+
+	return v->host->ops->statfs(v->host, sv);
+}
+
+/* Makes a directory with its dirid in the work directory; returns 0. */
+static int new_dir(struct lm_vault *v, const char *tmp, mode_t mode, uid_t uid, gid_t gid)
+{
+	unsigned char id[LM_NAME_DIRID_BYTES];
+	char p[128];
+	int fd, rc = 0;
+
+	if (mkdirat(v->workfd, tmp, 0700))
+		return -errno;
+	lm_crypt_random(id, sizeof(id));
+	snprintf(p, sizeof(p), "%s/%s", tmp, LM_VAULT_DIRID_NAME);
+	fd = openat(v->workfd, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	if (fd < 0 || write(fd, id, sizeof(id)) != sizeof(id))
+		rc = -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(v->workfd, tmp, uid, gid, AT_SYMLINK_NOFOLLOW))
+		rc = -errno;
+	if (rc == 0 && fchmodat(v->workfd, tmp, mode & 07777, 0))
+		rc = -errno;
+	if (rc) {
+		unlinkat(v->workfd, p, 0);
+		unlinkat(v->workfd, tmp, AT_REMOVEDIR);
+	}
+	return rc;
+}
+
+static void drop_tmp(struct lm_vault *v, const char *tmp, bool dir)
+{
+	if (dir) {
+		char p[128];
+
+		snprintf(p, sizeof(p), "%s/%s", tmp, LM_VAULT_DIRID_NAME);
+		unlinkat(v->workfd, p, 0);
+	}
+	unlinkat(v->workfd, tmp, dir ? AT_REMOVEDIR : 0);
+}
+
+static int vault_mkdir(struct lm_layer *l, const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct lm_vault *v = VL(l);
+	char tmp[64];
+	int rc;
+
+	VPATH(p, v, path);
+	if (host_exists(v, p->host))
+		return -EEXIST;
+	tmp_name(v, tmp, sizeof(tmp));
+	rc = new_dir(v, tmp, mode, uid, gid);
+	if (rc)
+		return rc;
+	rc = side_write(v, p);
+	if (rc == 0)
+		rc = host_place(v, tmp, p->host);
+	if (rc) {
+		drop_tmp(v, tmp, true);
+		side_drop(v, p);
+	}
+	return rc;
+}
+
+static int vault_mknod(struct lm_layer *l, const char *path, mode_t mode, dev_t rdev,
+		       uid_t uid, gid_t gid)
+{
+	struct lm_vault *v = VL(l);
+	int rc;
+
+	if (S_ISREG(mode)) {
+		struct lm_file *f;
+
+		rc = vault_open(l, path, O_CREAT | O_EXCL | O_WRONLY, mode & 07777, uid, gid, &f);
+		if (rc == 0)
+			f->ops->close(f);
+		return rc;
+	}
+	VPATH(p, v, path);
+	rc = side_write(v, p);
+	if (rc == 0)
+		rc = v->host->ops->mknod(v->host, p->host, mode, rdev, uid, gid);
+	if (rc)
+		side_drop(v, p);
+	return rc;
+}
+
+static int vault_symlink(struct lm_layer *l, const char *target, const char *path,
+			 uid_t uid, gid_t gid)
+{
+	struct lm_vault *v = VL(l);
+	char enc[PATH_MAX];
+	int rc = seal_link(v, target, enc, sizeof(enc));
+
+	if (rc)
+		return rc;
+	VPATH(p, v, path);
+	rc = side_write(v, p);
+	if (rc == 0)
+		rc = v->host->ops->symlink(v->host, enc, p->host, uid, gid);
+	if (rc)
+		side_drop(v, p);
+	return rc;
+}
+
+/* Rewrites the header of regular host file HOST: FN changes it. */
+static int header_update(struct lm_vault *v, const char *host,
+			 void (*fn)(struct lm_vault_file_disk *h, const struct vkeys *ks,
+				    const void *arg),
+			 const void *arg)
+{
+	struct lm_vault_file_disk h;
+	const struct vkeys *ks;
+	struct stat st;
+	int fd = host_openat(v, host, O_RDWR, 0), rc;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	pthread_rwlock_t *lk = inode_lock(v, &st);
+
+	pthread_rwlock_wrlock(lk);
+	rc = header_read(v, fd, &h, &ks);
+	if (rc == 0) {
+		fn(&h, ks, arg);
+		rc = header_write(fd, ks, &h);
+	}
+	pthread_rwlock_unlock(lk);
+	close(fd);
+	return rc;
+}
+
+static void mark_linked(struct lm_vault_file_disk *h, const struct vkeys *ks, const void *arg)
+{
+	(void)ks, (void)arg;
+	h->flags |= LM_VAULT_FF_LINKED;
+}
+
+static void set_owner(struct lm_vault_file_disk *h, const struct vkeys *ks, const void *arg)
+{
+	const struct ventry *e = arg;
+
+	if (h->flags & LM_VAULT_FF_LINKED)
+		return;
+	memcpy(h->prev_owner, h->owner, LM_VAULT_OWNER);
+	owner_tag(ks, e->dirid, e->name, e->len, h->owner);
+}
+
+static int vault_link(struct lm_layer *l, const char *from, const char *to)
+{
+	struct lm_vault *v = VL(l);
+	int rc;
+
+	VPATH(a, v, from);
+	VPATH(b, v, to);
+	rc = header_update(v, a->host, mark_linked, NULL);
+	if (rc == 0)
+		rc = side_write(v, b);
+	if (rc == 0)
+		rc = v->host->ops->link(v->host, a->host, b->host);
+	if (rc)
+		side_drop(v, b);
+	return rc;
+}
+
+static int vault_unlink(struct lm_layer *l, const char *path)
+{
+	struct lm_vault *v = VL(l);
+	int rc;
+
+	VPATH(p, v, path);
+	rc = v->host->ops->unlink(v->host, p->host);
+	if (rc == 0)
+		side_drop(v, p);
+	return rc;
+}
+
+/* Removes what the vault keeps in host directory HOST (its dirid, side
+ * files of long names that are gone) so that it can be removed; -ENOTEMPTY
+ * when anything else is there. */
+static int dir_empty_out(struct lm_vault *v, const char *host)
+{
+	const char *rel;
+	struct dirent *de;
+	DIR *dp;
+	int dfd, fd, rc = lm_layer_dir_at(v->host, host, &dfd, &rel);
+
+	if (rc) {
+		lm_layer_dir_at_release(v->host, dfd);
+		return rc;
+	}
+	fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	lm_layer_dir_at_release(v->host, dfd);
+	if (fd < 0)
+		return -errno;
+	dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* First pass: anything real makes it non-empty. */
+	while ((de = readdir(dp)) != NULL) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+
+		if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, LM_VAULT_DIRID_NAME))
+			continue;
+		if (len > 5 && !strcmp(n + len - 5, ".name") &&
+		    !strncmp(n, LM_NAME_LONG_PREFIX, strlen(LM_NAME_LONG_PREFIX))) {
+			char main[NAME_MAX + 1];
+			struct stat st;
+
+			snprintf(main, sizeof(main), "%.*s", (int)(len - 5), n);
+			if (fstatat(fd, main, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT)
+				continue;
+		}
+		rc = -ENOTEMPTY;
+		break;
+	}
+	if (rc == 0) {
+		rewinddir(dp);
+		while ((de = readdir(dp)) != NULL)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				unlinkat(fd, de->d_name, 0);
+	}
+	closedir(dp);
+	return rc;
+}
+
+static int vault_rmdir(struct lm_layer *l, const char *path)
+{
+	struct lm_vault *v = VL(l);
+	struct stat st;
+	int rc;
+
+	VPATH(p, v, path);
+	rc = v->host->ops->getattr(v->host, p->host, &st);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	rc = dir_empty_out(v, p->host);
+	if (rc)
+		return rc;
+	dc_clear(v);
+	rc = v->host->ops->rmdir(v->host, p->host);
+	if (rc == 0)
+		side_drop(v, p);
+	return rc;
+}
+
+static int vault_rename(struct lm_layer *l, const char *from, const char *to, unsigned flags)
+{
+	struct lm_vault *v = VL(l);
+	struct stat sa, sb;
+	bool a_reg, b_reg = false, b_dir = false;
+	int rc;
+
+	VPATH(a, v, from);
+	VPATH(b, v, to);
+	rc = v->host->ops->getattr(v->host, a->host, &sa);
+	if (rc)
+		return rc;
+	a_reg = S_ISREG(sa.st_mode);
+	if (v->host->ops->getattr(v->host, b->host, &sb) == 0) {
+		b_reg = S_ISREG(sb.st_mode);
+		b_dir = S_ISDIR(sb.st_mode);
+		if (b_dir && !(flags & RENAME_EXCHANGE) && !(flags & RENAME_NOREPLACE)) {
+			if (!S_ISDIR(sa.st_mode))
+				return -EISDIR;
+			rc = dir_empty_out(v, b->host);
+			if (rc)
+				return rc;
+		}
+	}
+	/* The files say which entries they belong to from now on. */
+	struct ventry ea = { a->pdirid, a->name, a->namelen }, eb = { b->pdirid, b->name, b->namelen };
+
+	if (a_reg) {
+		rc = header_update(v, a->host, set_owner, &eb);
+		if (rc)
+			return rc;
+	}
+	if ((flags & RENAME_EXCHANGE) && b_reg) {
+		rc = header_update(v, b->host, set_owner, &ea);
+		if (rc)
+			return rc;
+	}
+	if (S_ISDIR(sa.st_mode) || b_dir)
+		dc_clear(v);
+	rc = side_write(v, b);
+	if (rc == 0 && (flags & RENAME_EXCHANGE))
+		rc = side_write(v, a);
+	if (rc == 0)
+		rc = v->host->ops->rename(v->host, a->host, b->host, flags);
+	if (rc == 0) {
+		side_drop(v, a);
+	} else {
+		side_drop(v, b);
+	}
+	return rc;
+}
+
+static int vault_chmod(struct lm_layer *l, const char *path, mode_t mode)
+{
+	struct lm_vault *v = VL(l);
+
+	VPATH(p, v, path);
+	return v->host->ops->chmod(v->host, p->host, mode);
+}
+
+static int vault_chown(struct lm_layer *l, const char *path, uid_t uid, gid_t gid)
+{
+	struct lm_vault *v = VL(l);
+
+	VPATH(p, v, path);
+	return v->host->ops->chown(v->host, p->host, uid, gid);
+}
+
+static int vault_utimens(struct lm_layer *l, const char *path, const struct timespec ts[2])
+{
+	struct lm_vault *v = VL(l);
+
+	VPATH(p, v, path);
+	return v->host->ops->utimens(v->host, p->host, ts);
+}
+
+static int vault_truncate(struct lm_layer *l, const char *path, off_t size)
+{
+	struct lm_file *f;
+	int rc = vault_open(l, path, O_WRONLY, 0, (uid_t)-1, (gid_t)-1, &f);
+
+	if (rc)
+		return rc;
+	rc = f->ops->ftruncate(f, size);
+	f->ops->close(f);
+	return rc;
+}
+
+static int vault_whiteout(struct lm_layer *l, const char *path)
+{
+	struct lm_vault *v = VL(l);
+	int rc;
+
+	VPATH(p, v, path);
+	rc = side_write(v, p);
+	if (rc == 0)
+		rc = v->host->ops->whiteout(v->host, p->host);
+	return rc;
+}
+
+static int vault_unwhiteout(struct lm_layer *l, const char *path)
+{
+	struct lm_vault *v = VL(l);
+	int rc;
+
+	VPATH(p, v, path);
+	rc = v->host->ops->unwhiteout(v->host, p->host);
+	if (rc == 0)
+		side_drop(v, p);
+	return rc;
+}
+
+static int vault_set_opaque(struct lm_layer *l, const char *path)
+{
+	struct lm_vault *v = VL(l);
+
+	VPATH(p, v, path);
+	return v->host->ops->set_opaque(v->host, p->host);
+}
+
+static int vault_clear_whiteouts(struct lm_layer *l, const char *path)
+{
+	struct lm_vault *v = VL(l);
+
+	VPATH(p, v, path);
+	return v->host->ops->clear_whiteouts(v->host, p->host);
+}
+
+/* ---- copy-up ---- */
+
+/* Seals the data of SRC into vault file FD (fresh, empty) of file id FID. */
+static int copy_data_in(struct lm_vault *v, int fd, const unsigned char *fid, struct lm_file *src,
+			off_t size)
+{
+	struct vfile f = { .base.ops = &vault_file_ops, .base.fd = -1, .v = v, .fd = fd,
+			   .ks = &v->ks[0], .reported = -2, .path = (char *)"" };
+	pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
+	unsigned char *buf = malloc(1u << 20);
+	off_t pos = 0;
+	int rc;
+
+	f.lock = &lock;
+	memcpy(f.fid, fid, LM_VAULT_FILE_ID);
+	if (!buf)
+		return -ENOMEM;
+	rc = file_key(v, &v->ks[0], fid, &f.key);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	/* Extend first so that holes of the source stay holes. */
+	if (size > 0)
+		rc = vf_ftruncate(&f.base, size);
+	while (rc == 0 && pos < size) {
+		off_t data = src->ops->lseek(src, pos, SEEK_DATA), hole;
+		ssize_t n;
+
+		if (data == -ENXIO)
+			break;
+		if (data < 0)
+			data = pos;
+		hole = src->ops->lseek(src, data, SEEK_HOLE);
+		if (hole < 0 || hole > size)
+			hole = size;
+		for (pos = data; rc == 0 && pos < hole; pos += n) {
+			size_t want = (size_t)(hole - pos) < (1u << 20) ? (size_t)(hole - pos) : (1u << 20);
+
+			n = src->ops->pread(src, buf, want, pos);
+			if (n <= 0) {
+				rc = n < 0 ? (int)n : -EIO;
+				break;
+			}
+			n = vf_pwrite(&f.base, buf, (size_t)n, pos);
+			if (n < 0)
+				rc = (int)n;
+		}
+		pos = hole;
+	}
+	lm_aead_key_free(f.key);
+	free(buf);
+	return rc;
+}
+
+/* Seals every non-private xattr of SRC_PATH onto work object TMP. */
+static int copy_xattrs_in(struct lm_vault *v, const char *tmp, struct lm_layer *src,
+			  const char *src_path)
+{
+	char *list = NULL, *val = NULL, host[128];
+	ssize_t len, vlen;
+	int rc = 0;
+
+	len = src->ops->listxattr(src, src_path, NULL, 0);
+	if (len <= 0)
+		return 0;
+	list = malloc((size_t)len);
+	val = malloc(XATTR_SIZE_MAX);
+	if (!list || !val) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* The work directory sits beside the root on the host... but the
+	 * host layer is rooted at the vault: reach the work object through
+	 * /proc. */
+	snprintf(host, sizeof(host), "/proc/self/fd/%d/%s", v->workfd, tmp);
+	len = src->ops->listxattr(src, src_path, list, (size_t)len);
+	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(list + i) + 1) {
+		const char *name = list + i;
+		char hname[XATTR_NAME_MAX + 1];
+		unsigned char ad[LM_AEAD_MAX_AD], *box;
+		size_t adlen;
+
+		if (lm_xattr_is_private(name))
+			continue;
+		vlen = src->ops->getxattr(src, src_path, name, val, XATTR_SIZE_MAX);
+		if (vlen < 0 || (size_t)vlen > XATTR_SIZE_MAX - LM_AEAD_OVERHEAD)
+			continue;
+		if (xname(v, &v->ks[0], name, hname, sizeof(hname)))
+			continue;
+		box = malloc((size_t)vlen + LM_AEAD_OVERHEAD);
+		if (!box) {
+			rc = -ENOMEM;
+			break;
+		}
+		xattr_ad(v, hname, ad, &adlen);
+		lm_aead_seal(v->ks[0].metakey, box, (unsigned char *)val, (size_t)vlen, ad, adlen);
+		if (lsetxattr(host, hname, box, (size_t)vlen + LM_AEAD_OVERHEAD, 0) &&
+		    errno != EPERM && errno != ENOTSUP) {
+			rc = -errno;
+			free(box);
+			break;
+		}
+		free(box);
+	}
+out:
+	free(list);
+	free(val);
+	return rc;
+}
+
+static int vault_copy_in(struct lm_layer *l, const char *path, struct lm_layer *src,
+			 const char *src_path, const struct stat *st)
+{
+	struct lm_vault *v = VL(l);
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	unsigned char owner[LM_VAULT_OWNER], fid[LM_VAULT_FILE_ID];
+	bool dir = S_ISDIR(st->st_mode);
+	char tmp[64];
+	int rc = 0, fd = -1;
+
+	VPATH(p, v, path);
+	if (!p->name)
+		return -EEXIST;
+	tmp_name(v, tmp, sizeof(tmp));
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR:
+		rc = new_dir(v, tmp, 0700, (uid_t)-1, (gid_t)-1);
+		break;
+	case S_IFLNK: {
+		char target[PATH_MAX], enc[PATH_MAX];
+		ssize_t n = src->ops->readlink(src, src_path, target, sizeof(target) - 1);
+
+		if (n < 0)
+			return (int)n;
+		target[n] = '\0';
+		rc = seal_link(v, target, enc, sizeof(enc));
+		if (rc == 0 && symlinkat(enc, v->workfd, tmp))
+			rc = -errno;
+		break;
+	}
+	case S_IFREG: {
+		struct lm_file *sf;
+
+		owner_tag(&v->ks[0], p->pdirid, p->name, p->namelen, owner);
+		fd = new_file(v, tmp, 0600, (uid_t)-1, (gid_t)-1, owner, fid);
+		if (fd < 0)
+			return fd;
+		rc = src->ops->open(src, src_path, O_RDONLY, 0, (uid_t)-1, (gid_t)-1, &sf);
+		if (rc == 0) {
+			rc = copy_data_in(v, fd, fid, sf, st->st_size);
+			sf->ops->close(sf);
+		}
+		if (rc == 0 && v->durable && fsync(fd))
+			rc = -errno;
+		close(fd);
+		break;
+	}
+	default:
+		rc = mknodat(v->workfd, tmp, st->st_mode & S_IFMT, st->st_rdev) ? -errno : 0;
+	}
+	if (rc) {
+		drop_tmp(v, tmp, dir);
+		return rc;
+	}
+	rc = copy_xattrs_in(v, tmp, src, src_path);
+	if (rc == 0 && fchownat(v->workfd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW))
+		rc = -errno;
+	if (rc == 0 && !S_ISLNK(st->st_mode) && fchmodat(v->workfd, tmp, st->st_mode & 07777, 0))
+		rc = -errno;
+	if (rc == 0 && utimensat(v->workfd, tmp, ts, AT_SYMLINK_NOFOLLOW))
+		rc = -errno;
+	if (rc == 0)
+		rc = side_write(v, p);
+	if (rc == 0)
+		rc = host_place(v, tmp, p->host);
+	if (rc) {
+		drop_tmp(v, tmp, dir);
+		side_drop(v, p);
+	}
+	return rc;
+}
+
+static void vault_free(struct lm_layer *l)
+{
+	struct lm_vault *v = VL(l);
+
+	lm_layer_free(v->host);
+	if (v->workfd >= 0)
+		close(v->workfd);
+	for (int i = 0; i < v->nks; i++)
+		vkeys_free(&v->ks[i]);
+	dc_clear(v);
+	pthread_mutex_destroy(&v->dc_lock);
+	for (unsigned i = 0; i < NLOCKS; i++)
+		pthread_rwlock_destroy(&v->flock[i]);
+	free(v);
+}
+
+static const struct lm_layer_ops vault_ops = {
+	.kind = "vault",
+	.lookup = vault_lookup,
+	.getattr = vault_getattr,
+	.iterate = vault_iterate,
+	.open = vault_open,
+	.readlink = vault_readlink,
+	.getxattr = vault_getxattr,
+	.listxattr = vault_listxattr,
+	.statfs = vault_statfs,
+	.mknod = vault_mknod,
+	.mkdir = vault_mkdir,
+	.symlink = vault_symlink,
+	.link = vault_link,
+	.unlink = vault_unlink,
+	.rmdir = vault_rmdir,
+	.rename = vault_rename,
+	.chmod = vault_chmod,
+	.chown = vault_chown,
+	.utimens = vault_utimens,
+	.truncate = vault_truncate,
+	.setxattr = vault_setxattr,
+	.removexattr = vault_removexattr,
+	.whiteout = vault_whiteout,
+	.unwhiteout = vault_unwhiteout,
+	.set_opaque = vault_set_opaque,
+	.clear_whiteouts = vault_clear_whiteouts,
+	.copy_in = vault_copy_in,
+	.free = vault_free,
+};
+
+/* Removes work objects a crash left half made. */
+static void clean_work(struct lm_vault *v)
+{
+	int fd = dup(v->workfd);
+	struct dirent *de;
+	DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dp)) != NULL)
+		if (strncmp(de->d_name, VTMP_PREFIX, strlen(VTMP_PREFIX)) == 0 &&
+		    unlinkat(v->workfd, de->d_name, 0) && (errno == EISDIR || errno == EPERM))
+			drop_tmp(v, de->d_name, true);
+	closedir(dp);
+}
+
+/* Picks the xattr namespace the daemon may write on every kind of object. */
+static void pick_xns(struct lm_vault *v)
+{
+	snprintf(v->xns, sizeof(v->xns), "%s", geteuid() == 0 ? "trusted." : "user.");
+}
+
+int lm_layer_vault_open(const struct lm_vault_cfg *cfg, struct lm_layer **out)
+{
+	struct lm_vault *v = calloc(1, sizeof(*v));
+	const struct lm_vault_keys *keys = cfg->keys;
+	char work[PATH_MAX];
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	v->workfd = -1;
+	pthread_mutex_init(&v->dc_lock, NULL);
+	for (unsigned i = 0; i < NLOCKS; i++)
+		pthread_rwlock_init(&v->flock[i], NULL);
+	memcpy(v->uuid, cfg->info->uuid, 16);
+	v->cipher = cfg->info->cipher;
+	v->durable = cfg->durable;
+	v->report = cfg->report;
+	v->report_ctx = cfg->report_ctx;
+	pick_xns(v);
+	if (keys->rekey) {
+		rc = vkeys_init(&v->ks[0], keys->next_generation, keys->next_dek, v->cipher);
+		if (rc == 0)
+			rc = vkeys_init(&v->ks[1], keys->generation, keys->dek, v->cipher);
+		v->nks = rc == 0 ? 2 : 0;
+	} else {
+		rc = vkeys_init(&v->ks[0], keys->generation, keys->dek, v->cipher);
+		v->nks = rc == 0 ? 1 : 0;
+	}
+	if (rc)
+		goto fail;
+	if (cfg->workdir) {
+		snprintf(work, sizeof(work), "%s", cfg->workdir);
+	} else if (snprintf(work, sizeof(work), "%s/lamina.work", cfg->root) >= (int)sizeof(work)) {
+		rc = -ENAMETOOLONG;
+		goto fail;
+	} else if (mkdir(work, 0700) && errno != EEXIST) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = lm_layer_dir_open(cfg->root, work, cfg->durable, &v->host);
+	if (rc)
+		goto fail;
+	v->workfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->workfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	clean_work(v);
+	rc = read_dirid(v, ".", v->rootid);
+	if (rc)
+		goto fail;
+	v->base.ops = &vault_ops;
+	v->base.dev = v->host->dev;
+	v->base.writable = true;
+	*out = &v->base;
+	return 0;
+fail:
+	vault_free(&v->base);
+	return rc;
+}

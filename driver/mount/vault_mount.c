@@ -1,0 +1,215 @@
+/* Opening a mount's vault upper (see vault_mount.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "crypt.h"
+#include "fileio.h"
+#include "keystore.h"
+#include "store.h"
+#include "vault.h"
+
+#include "mount/vault_mount.h"
+
+struct lm_vault_mount {
+	struct lm_store *st;              /* owned: the audit log lives there */
+	char tenant[LM_TENANT_MAX + 1];
+	char object[PATH_MAX + 64];       /* "vault <uuid> at <dir>" */
+	pthread_mutex_t lock;             /* one audit append at a time */
+};
+
+void lm_vault_mount_free(struct lm_vault_mount *vm)
+{
+	if (!vm)
+		return;
+	lm_store_free(vm->st);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+/* Every integrity failure becomes an audit record. */
+static void vm_report(void *ctx, const char *path, const char *what, int64_t block, int err)
+{
+	struct lm_vault_mount *vm = ctx;
+	char detail[PATH_MAX + 128];
+
+	if (block >= 0)
+		snprintf(detail, sizeof(detail), "%s: %s (block %lld)", path, what, (long long)block);
+	else
+		snprintf(detail, sizeof(detail), "%s: %s", path, what);
+	pthread_mutex_lock(&vm->lock);
+	lm_audit_log(vm->st, "vault.integrity", vm->tenant, vm->object, err, detail);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/* Reads the tenant secret the options name into @buf (secret memory of
+ * LM_PASSPHRASE_MAX + 2 bytes). */
+static int read_secret(const struct lm_mount_opts *o, unsigned char *buf,
+		       struct lm_tenant_secret *sec, struct lm_err *err)
+{
+	bool key = o->keyfile || o->keyfd >= 0;
+	const char *what = key ? "key file" : "passphrase file";
+	size_t cap = key ? LM_KEYFILE_BYTES + 1 : LM_PASSPHRASE_MAX + 2, len;
+	char name[32];
+	int rc;
+
+	if (o->keyfile || o->passfile) {
+		rc = lm_secret_file_read(key ? o->keyfile : o->passfile, what, buf, cap, &len, err);
+	} else {
+		int fd = key ? o->keyfd : o->passfd;
+
+		snprintf(name, sizeof(name), "on descriptor %d", fd);
+		rc = lm_secret_fd_read(fd, key ? "key" : "passphrase", name, buf, cap, &len, err);
+		close(fd);
+	}
+	if (rc)
+		return rc;
+	if (key && len != LM_KEYFILE_BYTES)
+		return lm_errf(err, -EINVAL, "the key must be exactly %u bytes", LM_KEYFILE_BYTES);
+	if (!key) {
+		/* One trailing newline (echo, editors) is not part of it. */
+		if (len && buf[len - 1] == '\n')
+			len--;
+		if (len == 0 || len > LM_PASSPHRASE_MAX)
+			return lm_errf(err, -EINVAL, "the passphrase is empty or too long");
+	}
+	sec->kind = key ? LM_SECRET_KEYFILE : LM_SECRET_PASSPHRASE;
+	sec->bytes = buf;
+	sec->len = len;
+	return 0;
+}
+
+/* True when directory @fd holds nothing (a new container upper). */
+static bool dir_is_empty(int fd)
+{
+	int dfd = dup(fd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+	bool empty = true;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return false;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = false;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+/* Vaults outside the store's volumes/ are registered so that rotation
+ * finds them. */
+static int maybe_register(struct lm_store *st, const char *upper, const unsigned char *uuid,
+			  struct lm_err *err)
+{
+	char abs[PATH_MAX], store[PATH_MAX], vols[PATH_MAX + 16];
+
+	if (!realpath(upper, abs) || !realpath(st->path, store))
+		return lm_errf(err, -errno, "cannot resolve %s: %s", upper, strerror(errno));
+	snprintf(vols, sizeof(vols), "%s/volumes/", store);
+	if (strncmp(abs, vols, strlen(vols)) == 0 && !strchr(abs + strlen(vols), '/'))
+		return 0;
+	return lm_vault_register(st, abs, uuid, err);
+}
+
+int lm_vault_mount_open(const struct lm_mount_opts *o, struct lm_layer **layer,
+			struct lm_vault_mount **vmp, char *msg, size_t msgsize)
+{
+	struct lm_err err = { "" };
+	struct lm_vault_mount *vm = calloc(1, sizeof(*vm));
+	unsigned char *buf = lm_secret_alloc(LM_PASSPHRASE_MAX + 2);
+	struct lm_vault_keys *keys = lm_secret_alloc(sizeof(*keys));
+	struct lm_tenant_secret sec;
+	struct lm_tenant *t = NULL;
+	struct lm_vault_info info;
+	char store[PATH_MAX], uuid[33];
+	int dfd = -1, rc;
+
+	*layer = NULL;
+	*vmp = NULL;
+	if (!vm || !buf || !keys) {
+		rc = lm_errf(&err, -ENOMEM, "out of memory (or locked memory) for the keys");
+		goto out;
+	}
+	pthread_mutex_init(&vm->lock, NULL);
+	snprintf(vm->tenant, sizeof(vm->tenant), "%s", o->tenant);
+	rc = lm_crypt_init();
+	if (rc == 0)
+		rc = read_secret(o, buf, &sec, &err);
+	if (rc)
+		goto out;
+	if (o->store)
+		snprintf(store, sizeof(store), "%s", o->store);
+	else if ((rc = lm_store_default_path(store, sizeof(store))) != 0)
+		goto out;
+	rc = lm_store_open(store, false, &vm->st, &err);
+	if (rc == 0)
+		rc = lm_tenant_open(vm->st, o->tenant, &sec, &t, &err);
+	lm_crypt_wipe(buf, LM_PASSPHRASE_MAX + 2);
+	if (rc)
+		goto out;
+	dfd = open(o->upperdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = lm_errf(&err, -errno, "cannot open upperdir %s: %s", o->upperdir,
+			     strerror(errno));
+		goto out;
+	}
+	rc = lm_vault_read(dfd, o->upperdir, &info, &err);
+	if (rc == -ENOENT) {
+		if (!dir_is_empty(dfd)) {
+			lm_err_clear(&err);
+			rc = lm_errf(&err, -ENOTEMPTY,
+				     "upperdir %s holds files but is not a vault: an encrypted upper starts empty",
+				     o->upperdir);
+			goto out;
+		}
+		lm_err_clear(&err);
+		rc = lm_vault_create(vm->st, dfd, t, o->cipher ? (enum lm_cipher)o->cipher :
+				     lm_aead_default(), o->upperdir, &info, &err);
+	}
+	if (rc == 0)
+		rc = lm_vault_open(vm->st, dfd, t, o->upperdir, &info, keys, &err);
+	if (rc == 0)
+		rc = maybe_register(vm->st, o->upperdir, info.uuid, &err);
+	if (rc)
+		goto out;
+	lm_crypt_hex(uuid, info.uuid, 16);
+	snprintf(vm->object, sizeof(vm->object), "vault %s at %s", uuid, o->upperdir);
+	{
+		struct lm_vault_cfg cfg = {
+			.root = o->upperdir, .workdir = o->workdir, .durable = !o->volatile_mnt,
+			.info = &info, .keys = keys, .report = vm_report, .report_ctx = vm,
+		};
+
+		rc = lm_layer_vault_open(&cfg, layer);
+		if (rc)
+			lm_errf(&err, rc, "cannot open the vault in %s: %s", o->upperdir,
+				strerror(-rc));
+	}
+	if (rc == 0)
+		lm_audit_log(vm->st, "vault.mount", vm->tenant, vm->object, 0, o->mountpoint);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	lm_tenant_free(t);
+	lm_secret_free(buf);
+	lm_secret_free(keys);
+	if (rc) {
+		snprintf(msg, msgsize, "%s", err.msg[0] ? err.msg : strerror(-rc));
+		lm_vault_mount_free(vm);
+		return rc;
+	}
+	*vmp = vm;
+	return 0;
+}
