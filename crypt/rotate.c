@@ -23,10 +23,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -35,7 +37,9 @@
 #include "keystore_int.h"
 
 struct rot_item {
-	char dir[64];     /* store-relative directory */
+	/* Store-relative directory, or absolute (a registered vault); owned
+	 * by the first item of its run of equal directories. */
+	char *dir;
 	char name[256];   /* file name in it */
 };
 
@@ -45,7 +49,7 @@ struct rot_ctx {
 	struct rot_item *items;
 	size_t n, cap;
 	size_t skipped, damaged;
-	char dir[64];     /* directory of dirfd */
+	char dir[PATH_MAX]; /* directory of dirfd */
 	int dirfd;
 	unsigned char *dek; /* secret, 32 bytes */
 	struct lm_err *err;
@@ -65,21 +69,51 @@ static int rot_dirfd(struct rot_ctx *c, const char *dir)
 	return c->dirfd;
 }
 
+/* "<store>/<dir>/<name>", or "<dir>/<name>" for an absolute @dir, into
+ * @out, for messages. */
+static const char *rot_where(char *out, size_t size, const struct rot_ctx *c,
+			     const char *dir, const char *name)
+{
+	if (dir[0] == '/')
+		snprintf(out, size, "%s/%s", dir, name);
+	else
+		snprintf(out, size, "%s/%s/%s", c->st->path, dir, name);
+	return out;
+}
+
 static int rot_push(struct rot_ctx *c, const char *dir, const char *name)
 {
+	char *d;
+
+	/* Scan order puts a directory's containers in one run: one copy. */
+	if (c->n && !strcmp(c->items[c->n - 1].dir, dir))
+		d = c->items[c->n - 1].dir;
+	else if (!(d = strdup(dir)))
+		return -ENOMEM;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 256;
 		struct rot_item *v = realloc(c->items, cap * sizeof(*v));
 
-		if (!v)
+		if (!v) {
+			if (!c->n || d != c->items[c->n - 1].dir)
+				free(d);
 			return -ENOMEM;
+		}
 		c->items = v;
 		c->cap = cap;
 	}
-	snprintf(c->items[c->n].dir, sizeof(c->items[0].dir), "%s", dir);
+	c->items[c->n].dir = d;
 	snprintf(c->items[c->n].name, sizeof(c->items[0].name), "%s", name);
 	c->n++;
 	return 0;
+}
+
+static void rot_items_free(struct rot_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!i || c->items[i].dir != c->items[i - 1].dir)
+			free(c->items[i].dir);
+	free(c->items);
 }
 
 /* Rewraps one container if it is the tenant's: writes its temporary file. */
@@ -90,16 +124,16 @@ static int rot_one(const struct lm_container_ops *ops, const char *dir,
 	struct lm_keyblock kb, nkb;
 	unsigned char *buf, *out = NULL;
 	size_t len, outlen, kboff, kblen;
-	char what[400];
+	char what[400], where[320];
 	int dfd = rot_dirfd(c, dir), rc;
 
+	rot_where(where, sizeof(where), c, dir, name);
 	if (dfd < 0)
-		return lm_errf(c->err, dfd, "cannot open %s/%s: %s", c->st->path,
-			       dir, strerror(-dfd));
+		return lm_errf(c->err, dfd, "cannot open the directory of %s: %s",
+			       where, strerror(-dfd));
 	rc = lm_file_read(dfd, name, 1u << 20, &buf, &len);
 	if (rc)
-		return lm_errf(c->err, rc, "cannot read %s/%s/%s: %s", c->st->path,
-			       dir, name, strerror(-rc));
+		return lm_errf(c->err, rc, "cannot read %s: %s", where, strerror(-rc));
 	rc = ops->parse(buf, len, &kb, &kboff, &kblen);
 	if (rc) {
 		/* Nobody can open it with any key: rotation changes nothing. */
@@ -109,7 +143,7 @@ static int rot_one(const struct lm_container_ops *ops, const char *dir,
 	}
 	if (strcmp(kb.tenant, c->t->rec.name))
 		goto out_free;
-	snprintf(what, sizeof(what), "%s %s/%s", ops->kind, dir, name);
+	snprintf(what, sizeof(what), "%s %s", ops->kind, where);
 	rc = lm_keyblock_open(&kb, c->t->rec.name, c->t->keks, c->t->nkeks,
 			      c->dek, what, c->err);
 	if (rc == -ENOKEY) {
@@ -128,7 +162,11 @@ static int rot_one(const struct lm_container_ops *ops, const char *dir,
 		rc = lm_file_write_tmp(dfd, name, out, outlen, false);
 	if (!rc)
 		rc = rot_push(c, dir, name);
-	if (rc)
+	if (rc == -EBADMSG)
+		lm_errf(c->err, rc,
+			"cannot rewrap %s: it was changed without its data key (MAC mismatch); nothing was rotated",
+			what);
+	else if (rc)
 		lm_errf(c->err, rc, "cannot rewrap %s: %s", what, strerror(-rc));
 	else
 		lm_fault_point("rotate: temporary container written");
@@ -152,15 +190,63 @@ static void rot_abort(struct rot_ctx *c)
 	}
 }
 
+/* Step 3 for containers outside the store's file system (registered
+ * vaults): one syncfs per other file system. */
+static int rot_sync_others(struct rot_ctx *c)
+{
+	dev_t devs[16];
+	size_t ndevs = 0;
+	struct stat sb;
+	char where[320];
+	int rc;
+
+	if (fstat(c->st->fd, &sb) < 0)
+		return -errno;
+	devs[ndevs++] = sb.st_dev;
+	for (size_t i = 0; i < c->n; i++) {
+		bool seen = false;
+		int dfd;
+
+		if (c->items[i].dir[0] != '/' ||
+		    (i && c->items[i].dir == c->items[i - 1].dir))
+			continue;
+		dfd = rot_dirfd(c, c->items[i].dir);
+		if (dfd < 0 || fstat(dfd, &sb) < 0) {
+			rc = dfd < 0 ? dfd : -errno;
+			return lm_errf(c->err, rc, "cannot sync %s: %s",
+				       rot_where(where, sizeof(where), c,
+						 c->items[i].dir, c->items[i].name),
+				       strerror(-rc));
+		}
+		for (size_t j = 0; j < ndevs && !seen; j++)
+			seen = devs[j] == sb.st_dev;
+		if (seen)
+			continue;
+		if (syncfs(dfd) < 0) {
+			rc = -errno;
+			return lm_errf(c->err, rc, "cannot sync the file system of %s: %s",
+				       c->items[i].dir, strerror(-rc));
+		}
+		/* Past the table's end, every further one is synced anew. */
+		if (ndevs < sizeof(devs) / sizeof(devs[0]))
+			devs[ndevs++] = sb.st_dev;
+	}
+	return 0;
+}
+
 /* Steps 3 to 5: sync, rename, sync the directories. */
 static int rot_commit(struct rot_ctx *c)
 {
+	char where[320];
 	int rc;
 
 	if (syncfs(c->st->fd) < 0) {
 		rc = -errno;
 		return lm_errf(c->err, rc, "cannot sync the store: %s", strerror(-rc));
 	}
+	rc = rot_sync_others(c);
+	if (rc)
+		return rc;
 	lm_fault_point("rotate: temporary containers synced");
 	for (size_t i = 0; i < c->n; i++) {
 		int dfd = rot_dirfd(c, c->items[i].dir);
@@ -169,21 +255,24 @@ static int rot_commit(struct rot_ctx *c)
 		if (rc == -ENOENT)
 			continue; /* removed meanwhile: nothing to rewrap */
 		if (rc)
-			return lm_errf(c->err, rc, "cannot replace %s/%s/%s: %s",
-				       c->st->path, c->items[i].dir,
-				       c->items[i].name, strerror(-rc));
+			return lm_errf(c->err, rc, "cannot replace %s: %s",
+				       rot_where(where, sizeof(where), c,
+						 c->items[i].dir, c->items[i].name),
+				       strerror(-rc));
 		lm_fault_point("rotate: container replaced");
 	}
 	/* Items are in scan order, so each directory is one run. */
 	for (size_t i = 0; i < c->n; i++) {
-		if (i && !strcmp(c->items[i].dir, c->items[i - 1].dir))
+		if (i && c->items[i].dir == c->items[i - 1].dir)
 			continue;
 		rc = rot_dirfd(c, c->items[i].dir);
 		if (rc >= 0)
 			rc = lm_fsync_dir(rc);
 		if (rc)
-			return lm_errf(c->err, rc, "cannot sync %s/%s: %s",
-				       c->st->path, c->items[i].dir, strerror(-rc));
+			return lm_errf(c->err, rc, "cannot sync the directory of %s: %s",
+				       rot_where(where, sizeof(where), c,
+						 c->items[i].dir, c->items[i].name),
+				       strerror(-rc));
 	}
 	lm_fault_point("rotate: directories synced");
 	return 0;
@@ -289,7 +378,7 @@ int lm_tenant_rotate(struct lm_store *st, const char *name,
 	lm_fault_point("rotate: done");
 	if (c.dirfd >= 0)
 		close(c.dirfd);
-	free(c.items);
+	rot_items_free(&c);
 	lm_secret_free(c.dek);
 	lm_tenant_free(c.t);
 out_unlock:

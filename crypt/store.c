@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,13 @@
 
 #include "slotfile.h"
 #include "store.h"
+#include "vault.h"
 
-/* Every kind of key slot container. The vault and the sealed layer add
- * their ops tables here. */
+/* Every kind of key slot container. The sealed layer adds its ops table
+ * here. */
 static const struct lm_container_ops *const container_kinds[] = {
 	&lm_slotfile_ops,
+	&lm_vault_container_ops,
 };
 
 int lm_store_default_path(char *out, size_t size)
@@ -145,13 +148,15 @@ void lm_store_unlock(struct lm_store *st)
 
 int lm_store_dir(struct lm_store *st, const char *rel, bool create)
 {
-	char buf[512];
+	char buf[PATH_MAX];
 	int fd;
 
 	if (snprintf(buf, sizeof(buf), "%s", rel) >= (int)sizeof(buf))
 		return -ENAMETOOLONG;
+	/* An absolute @rel (a registered vault) is opened as it is: openat
+	 * ignores the store's descriptor then. */
 	fd = openat(st->fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0 || errno != ENOENT || !create)
+	if (fd >= 0 || errno != ENOENT || !create || rel[0] == '/')
 		return fd >= 0 ? fd : -errno;
 	for (char *s = buf; ; s++) {
 		if (*s == '/' || *s == '\0') {

@@ -8,10 +8,11 @@
  *
  * Key slot containers: every file of the store that holds key slots is
  * found through lm_store_foreach_container, which walks the container kinds
- * of container_kinds[] in store.c. Each kind is a const ops table; this
- * issue has one (slot files in objects/), and the vault and sealed layer
- * add theirs (volumes/<name>/lamina.vault, layers/<digest>). Rotation sees
- * exactly what that function yields.
+ * of container_kinds[] in store.c. Each kind is a const ops table: slot
+ * files in objects/ (slotfile.h), vaults (vault.h: volumes/<name>/
+ * lamina.vault and the registered vaults outside the store), and the
+ * sealed layer adds its own (layers/<digest>). Rotation sees exactly what
+ * that function yields.
  */
 #ifndef LM_STORE_H
 #define LM_STORE_H
@@ -46,15 +47,18 @@ int lm_store_lock(struct lm_store *st, struct lm_err *err);
 void lm_store_unlock(struct lm_store *st);
 
 /* Opens the store subdirectory @rel ("keys/acme"), creating it (and its
- * parents inside the store, 0700) with @create. Returns a descriptor
- * (caller closes) or -errno. */
+ * parents inside the store, 0700) with @create. An absolute @rel (up to
+ * PATH_MAX bytes; a registered vault outside the store) is opened as it
+ * is and never created. The last component is never a symlink. Returns a
+ * descriptor (caller closes) or -errno. */
 int lm_store_dir(struct lm_store *st, const char *rel, bool create);
 
 /* One kind of file that holds a key block. */
 struct lm_container_ops {
 	const char *kind;  /* "slot file", for messages */
 	/* Calls @fn for every container of this kind in @st: @dir is its
-	 * directory relative to the store, @name its file name. Stops at
+	 * directory relative to the store, or an absolute path (at most
+	 * PATH_MAX bytes) for one outside it, @name its file name. Stops at
 	 * the first non-zero return of @fn and returns it. */
 	int (*scan)(struct lm_store *st,
 		    int (*fn)(const struct lm_container_ops *ops, const char *dir,

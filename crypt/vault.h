@@ -32,7 +32,10 @@
  *
  * The file is rewritten atomically (temporary file, fsync, rename, fsync
  * of the directory). Every byte is authenticated (the MAC) or must have
- * its one valid value.
+ * its one valid value. The rekey box field holds the 73-byte box (cipher
+ * byte 1) and 7 zero bytes; "lamina.rekey" in its additional data is
+ * written with its NUL, as every label of crypt/. Every writer of the file
+ * (create, rekey, tenant rotation) holds the store lock.
  *
  * ---- Directory ids: `lamina.dirid` in every directory of the vault ----
  *
@@ -179,8 +182,10 @@ int lm_vault_decode(const unsigned char *buf, size_t len, struct lm_vault_info *
 /* Creates a vault in the empty (or vault-less) directory @dirfd for the
  * open tenant @t: a random uuid and DEK wrapped under the tenant's newest
  * KEK, @cipher, the root's dirid file, then lamina.vault, atomically.
- * -EEXIST when @dirfd already holds a vault. @info (may be NULL) receives
- * the header. Appends an audit record "vault.create". */
+ * -EEXIST when @dirfd already holds a vault, -ENOTSUP for a cipher this
+ * machine lacks, -ESTALE when the tenant was rotated since @t was opened.
+ * @info (may be NULL) receives the header. Appends an audit record
+ * "vault.create". Takes the store lock unless the caller holds it. */
 int lm_vault_create(struct lm_store *st, int dirfd, const struct lm_tenant *t,
 		    enum lm_cipher cipher, const char *what,
 		    struct lm_vault_info *info, struct lm_err *err);
@@ -193,7 +198,9 @@ int lm_vault_read(int dirfd, const char *what, struct lm_vault_info *info,
 /* Opens the vault in @dirfd as tenant @t: the key block and the header MAC
  * verified, the rekey box opened if there is one. @keys is the caller's
  * secret memory (zeroed on failure). @what names the vault in messages.
- * Errors as lm_keyblock_open: -EKEYREJECTED names the owning tenant. A
+ * Errors as lm_keyblock_open: -EKEYREJECTED names the owning tenant;
+ * -EKEYREVOKED when the owning tenant has been shredded (even for a
+ * caller still holding its keys); -EBADMSG for a header MAC mismatch. A
  * failure is recorded in the audit log ("vault.open"). */
 int lm_vault_open(struct lm_store *st, int dirfd, const struct lm_tenant *t,
 		  const char *what, struct lm_vault_info *info,
@@ -201,7 +208,9 @@ int lm_vault_open(struct lm_store *st, int dirfd, const struct lm_tenant *t,
 
 /* Starts (or resumes) a rekey: when the header has no rekey box, a new DEK
  * is made and the header rewritten with it in the box. @keys must come
- * from lm_vault_open and is updated (rekey, next_*). */
+ * from lm_vault_open and is updated (rekey, next_*). -ESTALE when the
+ * header changed since (another rekey). Rekey calls take the store lock
+ * unless the caller holds it, and append an audit record "vault.rekey". */
 int lm_vault_rekey_begin(struct lm_store *st, int dirfd, const struct lm_tenant *t,
 			 struct lm_vault_info *info, struct lm_vault_keys *keys,
 			 struct lm_err *err);
@@ -214,7 +223,10 @@ int lm_vault_rekey_finish(struct lm_store *st, int dirfd, const struct lm_tenant
 
 /* Vaults outside the store (container uppers) are registered so that
  * rotation finds them: <store>/vaults/<uuid hex>.path holds the absolute
- * path of the vault's directory. Registering again replaces the record. */
+ * path of the vault's directory. Registering again replaces the record.
+ * A vault made outside the store is created and registered under one
+ * lm_store_lock, so that no rotation runs between the two (it would miss
+ * the vault and retire the only key version it has a slot for). */
 int lm_vault_register(struct lm_store *st, const char *abs_dir,
 		      const unsigned char *uuid, struct lm_err *err);
 int lm_vault_unregister(struct lm_store *st, const unsigned char *uuid);
