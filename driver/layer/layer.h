@@ -157,6 +157,22 @@ struct lm_vault_cfg {
  * every key. */
 int lm_layer_vault_open(const struct lm_vault_cfg *cfg, struct lm_layer **out);
 
+/* Rekey of a vault opened with keys in the rekey state (lm_vault_keys
+ * with rekey set): every name, file, symlink and xattr sealed with the old
+ * DEK is sealed anew with the next one, object by object, each new object
+ * complete before the old one goes, so an interrupted run leaves every
+ * object readable and a new run resumes where it stopped. @fn (may be
+ * NULL) is told of the progress after each object. The vault must not be
+ * mounted meanwhile. Returns 0 or -errno. */
+struct lm_rekey_progress {
+	uint64_t objects;   /* objects converted */
+	uint64_t bytes;     /* plaintext bytes of converted files */
+};
+/* Returns non-zero to stop the run (lm_layer_vault_rekey then returns
+ * -ECANCELED; a later run resumes). */
+typedef int (*lm_rekey_fn)(void *ctx, const struct lm_rekey_progress *p);
+int lm_layer_vault_rekey(struct lm_layer *l, lm_rekey_fn fn, void *ctx);
+
 /* For layers built over a dir layer (the vault): resolves PATH of dir layer
  * L into a directory descriptor *fd and a remainder *rel short enough for
  * any *at call (a path may be longer than PATH_MAX). *fd is released with

@@ -33,6 +33,7 @@
 #include "aead.h"
 #include "crypt.h"
 #include "kdf.h"
+#include "fault.h"
 #include "name.h"
 #include "vault.h"
 
@@ -93,6 +94,8 @@ struct lm_vault {
 };
 
 #define VL(l) ((struct lm_vault *)(l))
+
+static const struct lm_layer_ops vault_ops;
 
 /* ---- keys ---- */
 
@@ -1381,35 +1384,46 @@ static int vault_iterate(struct lm_layer *l, const char *dir, lm_iter_fn fn, voi
 
 /* ---- symlinks and xattrs ---- */
 
+/* Opens the sealed target ENC (N bytes) with whichever keys seal it. */
+static ssize_t link_open(struct lm_vault *v, const char *enc, size_t n, char *buf, size_t size,
+			 const struct vkeys **used)
+{
+	unsigned char box[PATH_MAX], ad[16 + sizeof(LINK_AD) - 1], plain[PATH_MAX];
+	ssize_t raw = lm_b64url_decode(box, sizeof(box), enc, n);
+
+	memcpy(ad, v->uuid, 16);
+	memcpy(ad + 16, LINK_AD, sizeof(LINK_AD) - 1);
+	if (raw < (ssize_t)LM_AEAD_OVERHEAD)
+		return -EIO;
+	for (int i = 0; i < v->nks; i++) {
+		if (lm_aead_open(v->ks[i].metakey, plain, box, (size_t)raw, ad, sizeof(ad)))
+			continue;
+		ssize_t len = raw - (ssize_t)LM_AEAD_OVERHEAD;
+
+		if ((size_t)len > size)
+			len = (ssize_t)size;
+		memcpy(buf, plain, (size_t)len);
+		if (used)
+			*used = &v->ks[i];
+		return len;
+	}
+	return -EIO;
+}
+
 static ssize_t vault_readlink(struct lm_layer *l, const char *path, char *buf, size_t size)
 {
 	struct lm_vault *v = VL(l);
 	char enc[PATH_MAX];
-	unsigned char box[PATH_MAX], ad[16 + sizeof(LINK_AD) - 1];
-	ssize_t n, raw;
+	ssize_t n;
 
 	VPATH(p, v, path);
 	n = v->host->ops->readlink(v->host, p->host, enc, sizeof(enc) - 1);
 	if (n < 0)
 		return n;
-	raw = lm_b64url_decode(box, sizeof(box), enc, (size_t)n);
-	memcpy(ad, v->uuid, 16);
-	memcpy(ad + 16, LINK_AD, sizeof(LINK_AD) - 1);
-	if (raw >= (ssize_t)LM_AEAD_OVERHEAD) {
-		unsigned char plain[PATH_MAX];
-
-		for (int i = 0; i < v->nks; i++) {
-			if (lm_aead_open(v->ks[i].metakey, plain, box, (size_t)raw, ad, sizeof(ad)))
-				continue;
-			n = raw - (ssize_t)LM_AEAD_OVERHEAD;
-			if ((size_t)n > size)
-				n = (ssize_t)size;
-			memcpy(buf, plain, (size_t)n);
-			return n;
-		}
-	}
-	vreport(v, path, "symlink target does not authenticate", -1);
-	return -EIO;
+	n = link_open(v, enc, (size_t)n, buf, size, NULL);
+	if (n < 0)
+		vreport(v, path, "symlink target does not authenticate", -1);
+	return n;
 }
 
 /* The longest target a host symlink can carry sealed. */
@@ -1631,7 +1645,7 @@ static int new_dir(struct lm_vault *v, const char *tmp, mode_t mode, uid_t uid, 
 static void drop_tmp(struct lm_vault *v, const char *tmp, bool dir)
 {
 	if (dir) {
-		char p[128];
+		char p[NAME_MAX + sizeof(LM_VAULT_DIRID_NAME) + 2];
 
 		snprintf(p, sizeof(p), "%s/%s", tmp, LM_VAULT_DIRID_NAME);
 		unlinkat(v->workfd, p, 0);
@@ -2160,6 +2174,454 @@ static int vault_copy_in(struct lm_layer *l, const char *path, struct lm_layer *
 		drop_tmp(v, tmp, dir);
 		side_drop(v, p);
 	}
+	return rc;
+}
+
+/* ---- rekey ---- */
+
+/* A hard-linked file already converted: the new host path of its inode. */
+struct rk_link {
+	dev_t dev;
+	ino_t ino;
+	char *host;
+	struct rk_link *next;
+};
+
+struct rk {
+	char markname[64];       /* xattr on an old inode: where its copy is */
+	struct lm_vault *v;
+	lm_rekey_fn fn;
+	void *ctx;
+	struct lm_rekey_progress p;
+	struct rk_link *links;
+};
+
+/* Reseals every xattr of host object SRC (a /proc path) that is sealed with
+ * the old keys onto DST (the same object, or its new copy): the new name
+ * and value set, the old name removed from SRC when SRC is DST. */
+static int rk_xattrs(struct lm_vault *v, const char *src, const char *dst)
+{
+	size_t pre = strlen(v->xns) + strlen(XATTR_TAG);
+	char *list, plain[LM_NAME_MAX + 1], hname[XATTR_NAME_MAX + 1];
+	unsigned char *val = malloc(XATTR_SIZE_MAX), *pv = malloc(XATTR_SIZE_MAX);
+	ssize_t len = llistxattr(src, NULL, 0);
+	int rc = 0;
+
+	if (!val || !pv || len < 0) {
+		free(val);
+		free(pv);
+		return len < 0 && errno != ENOTSUP ? -errno : val && pv ? 0 : -ENOMEM;
+	}
+	list = malloc((size_t)len + 1);
+	if (!list || (len = llistxattr(src, list, (size_t)len)) < 0) {
+		rc = list ? -errno : -ENOMEM;
+		goto out;
+	}
+	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(list + i) + 1) {
+		const char *h = list + i;
+		unsigned char ad[LM_AEAD_MAX_AD];
+		size_t adlen;
+		ssize_t n;
+
+		if (strncmp(h, v->xns, strlen(v->xns)) ||
+		    strncmp(h + strlen(v->xns), XATTR_TAG, strlen(XATTR_TAG)))
+			continue;
+		if (lm_name_open(v->ks[0].names, xattr_dirid, h + pre, strlen(h + pre), plain,
+				 sizeof(plain)) >= 0) {
+			/* Already new: copied as it is onto a new object. */
+			if (strcmp(src, dst)) {
+				n = lgetxattr(src, h, val, XATTR_SIZE_MAX);
+				if (n >= 0 && lsetxattr(dst, h, val, (size_t)n, 0))
+					rc = -errno;
+			}
+			continue;
+		}
+		if (lm_name_open(v->ks[1].names, xattr_dirid, h + pre, strlen(h + pre), plain,
+				 sizeof(plain)) < 0)
+			continue; /* not ours to open: left as it is */
+		n = lgetxattr(src, h, val, XATTR_SIZE_MAX);
+		xattr_ad(v, h, ad, &adlen);
+		if (n < (ssize_t)LM_AEAD_OVERHEAD ||
+		    lm_aead_open(v->ks[1].metakey, pv, val, (size_t)n, ad, adlen)) {
+			rc = -EIO;
+			break;
+		}
+		n -= LM_AEAD_OVERHEAD;
+		rc = xname(v, &v->ks[0], plain, hname, sizeof(hname));
+		if (rc)
+			break;
+		xattr_ad(v, hname, ad, &adlen);
+		lm_aead_seal(v->ks[0].metakey, val, pv, (size_t)n, ad, adlen);
+		if (lsetxattr(dst, hname, val, (size_t)n + LM_AEAD_OVERHEAD, 0)) {
+			rc = -errno;
+			break;
+		}
+		if (!strcmp(src, dst))
+			lremovexattr(src, h);
+	}
+out:
+	if (pv)
+		lm_crypt_wipe(pv, XATTR_SIZE_MAX);
+	free(list);
+	free(val);
+	free(pv);
+	return rc;
+}
+
+static int proc_of(int dfd, const char *rel, char *out, size_t size)
+{
+	int n = snprintf(out, size, "/proc/self/fd/%d/%s", dfd, rel);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Makes the new-key copy of regular file OLD (descriptor DFD, name REL)
+ * as work object TMP, owned by entry (DIRID, NAME). */
+static int rk_file(struct lm_vault *v, int dfd, const char *rel, const struct stat *st,
+		   const unsigned char *dirid, const char *name, const char *tmp)
+{
+	unsigned char owner[LM_VAULT_OWNER], fid[LM_VAULT_FILE_ID];
+	struct lm_vault_file_disk h;
+	struct lm_file *old;
+	const struct vkeys *ks;
+	bool linked;
+	int fd, ofd, rc;
+
+	ofd = openat(dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (ofd < 0)
+		return -errno;
+	rc = header_read(v, ofd, &h, &ks);
+	linked = (h.flags & LM_VAULT_FF_LINKED) || st->st_nlink > 1;
+	if (rc == 0)
+		rc = vfile_wrap(v, ofd, name, NULL, O_RDONLY, &old);
+	else
+		close(ofd);
+	if (rc)
+		return rc;
+	owner_tag(&v->ks[0], dirid, name, strlen(name), owner);
+	fd = new_file(v, tmp, 0600, (uid_t)-1, (gid_t)-1, owner, fid);
+	if (fd < 0) {
+		old->ops->close(old);
+		return fd;
+	}
+	{
+		struct stat pst;
+
+		rc = old->ops->fstat(old, &pst);
+		if (rc == 0)
+			rc = copy_data_in(v, fd, fid, old, pst.st_size);
+	}
+	old->ops->close(old);
+	if (rc == 0 && linked) {
+		rc = header_read(v, fd, &h, &ks);
+		h.flags |= LM_VAULT_FF_LINKED;
+		if (rc == 0)
+			rc = header_write(fd, ks, &h);
+	}
+	if (rc == 0 && v->durable && fsync(fd))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Converts one entry HNAME of host directory DFD (plaintext name NAME,
+ * sealed with the old keys; its new host name NEWC) by a new-key copy
+ * placed under the new name before the old entry goes. */
+static int rk_copy(struct rk *rk, int dfd, const char *hname, const char *newc,
+		   const struct stat *st, const unsigned char *dirid, const char *name)
+{
+	struct lm_vault *v = rk->v;
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	char tmp[64], sp[PATH_MAX], dp[PATH_MAX];
+	struct rk_link *lk = NULL;
+	int rc = 0;
+
+	tmp_name(v, tmp, sizeof(tmp));
+	/* (An old inode left with one name may still have a copy.) */
+	if (S_ISREG(st->st_mode)) {
+		char mark[HOST_MAX], sp[PATH_MAX];
+		ssize_t n = -1;
+
+		/* Another name of a file already copied (in this run, or in
+		 * an interrupted one: the old inode says where): link it. */
+		for (lk = rk->links; lk; lk = lk->next)
+			if (lk->dev == st->st_dev && lk->ino == st->st_ino)
+				break;
+		if (!lk && proc_of(dfd, hname, sp, sizeof(sp)) == 0) {
+			n = lgetxattr(sp, rk->markname, mark, sizeof(mark) - 1);
+			if (n > 0)
+				mark[n] = '\0';
+		}
+		if (lk || n > 0) {
+			const char *rel;
+			int pfd;
+
+			rc = lm_layer_dir_at(v->host, lk ? lk->host : mark, &pfd, &rel);
+			if (rc == 0 && linkat(pfd, rel, dfd, newc, 0) && errno != EEXIST)
+				rc = -errno;
+			lm_layer_dir_at_release(v->host, pfd);
+			if (rc != -ENOENT)
+				goto done;
+			rc = 0; /* the copy is gone: copy again */
+		}
+	}
+	switch (st->st_mode & S_IFMT) {
+	case S_IFREG:
+		rc = rk_file(v, dfd, hname, st, dirid, name, tmp);
+		rk->p.bytes += (uint64_t)st->st_size;
+		break;
+	case S_IFLNK: {
+		char enc[PATH_MAX], target[PATH_MAX];
+		ssize_t n = readlinkat(dfd, hname, enc, sizeof(enc) - 1);
+
+		n = n < 0 ? -errno : link_open(v, enc, (size_t)n, target, sizeof(target) - 1, NULL);
+		if (n < 0)
+			return (int)n;
+		target[n] = '\0';
+		rc = seal_link(v, target, enc, sizeof(enc));
+		if (rc == 0 && symlinkat(enc, v->workfd, tmp))
+			rc = -errno;
+		break;
+	}
+	default:
+		rc = mknodat(v->workfd, tmp, st->st_mode & S_IFMT, st->st_rdev) ? -errno : 0;
+	}
+	if (rc)
+		goto fail;
+	rc = proc_of(dfd, hname, sp, sizeof(sp));
+	if (rc == 0)
+		rc = proc_of(v->workfd, tmp, dp, sizeof(dp));
+	if (rc == 0)
+		rc = rk_xattrs(v, sp, dp);
+	if (rc == 0 && fchownat(v->workfd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW))
+		rc = -errno;
+	if (rc == 0 && !S_ISLNK(st->st_mode) && fchmodat(v->workfd, tmp, st->st_mode & 07777, 0))
+		rc = -errno;
+	if (rc == 0 && utimensat(v->workfd, tmp, ts, AT_SYMLINK_NOFOLLOW))
+		rc = -errno;
+	if (rc)
+		goto fail;
+	if (renameat2(v->workfd, tmp, dfd, newc, RENAME_NOREPLACE)) {
+		rc = -errno;
+		if (rc != -EEXIST)
+			goto fail;
+		/* Placed by an earlier, interrupted run. */
+		drop_tmp(v, tmp, false);
+		rc = 0;
+	}
+done:
+	if (rc == 0)
+		lm_fault_point("rekey: new object placed");
+	return rc;
+fail:
+	drop_tmp(v, tmp, false);
+	return rc;
+}
+
+static int rk_dir(struct rk *rk, const char *hostdir, const unsigned char *dirid, int depth);
+
+/* One entry of a directory under rekey. */
+static int rk_entry(struct rk *rk, int dfd, const char *hostdir, const char *hname,
+		    const unsigned char *dirid, int depth)
+{
+	struct lm_vault *v = rk->v;
+	char sealed[LM_NAME_SEALED_MAX + 1], plain[LM_NAME_MAX + 1];
+	char newc[LM_NAME_SEALED_MAX + 1], nsealed[LM_NAME_SEALED_MAX + 1];
+	char child[HOST_MAX], side[LM_NAME_SEALED_MAX + 8];
+	const char *s = hname;
+	bool is_long, wh_file = false, old_long;
+	struct stat st;
+	ssize_t n;
+	int rc;
+
+	if (!strncmp(hname, LM_WH_PREFIX, LM_WH_PREFIX_LEN) && strcmp(hname, LM_WH_OPAQUE)) {
+		s = hname + LM_WH_PREFIX_LEN; /* a whiteout spelled as a file */
+		wh_file = true;
+	}
+	old_long = !strncmp(s, LM_NAME_LONG_PREFIX, strlen(LM_NAME_LONG_PREFIX));
+	if (strchr(s, '.') && !old_long)
+		return 0;
+	if (old_long) {
+		size_t len = strlen(s);
+
+		if (len > 5 && !strcmp(s + len - 5, ".name"))
+			return 0;
+		if (side_read(v, hostdir, s, sealed))
+			return 0;
+		s = sealed;
+	}
+	if (fstatat(dfd, hname, &st, AT_SYMLINK_NOFOLLOW))
+		return -errno;
+	if (lm_name_open(v->ks[0].names, dirid, s, strlen(s), plain, sizeof(plain)) >= 0) {
+		/* Already under the new keys: only a directory has more. */
+		if (!S_ISDIR(st.st_mode) || wh_file)
+			return 0;
+		if (lm_path_join(child, sizeof(child), hostdir, hname))
+			return -ENAMETOOLONG;
+		unsigned char cid[LM_NAME_DIRID_BYTES];
+
+		rc = read_dirid(v, child, cid);
+		return rc ? rc : rk_dir(rk, child, cid, depth + 1);
+	}
+	n = lm_name_open(v->ks[1].names, dirid, s, strlen(s), plain, sizeof(plain));
+	if (n < 0) {
+		vreport(v, hostdir, "entry name does not authenticate (left as it is)", -1);
+		return 0;
+	}
+	rc = seal_comp(&v->ks[0], dirid, plain, (size_t)n, newc, nsealed, &is_long);
+	if (rc)
+		return rc;
+	if (is_long) {
+		/* The new long name's side file first. */
+		int fd;
+
+		snprintf(side, sizeof(side), "%s.name", newc);
+		fd = openat(dfd, side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+		rc = write(fd, nsealed, strlen(nsealed)) == (ssize_t)strlen(nsealed) ? 0 : -EIO;
+		close(fd);
+		if (rc)
+			return rc;
+	}
+	if (wh_file) {
+		char nh[LM_NAME_SEALED_MAX + 8];
+
+		snprintf(nh, sizeof(nh), "%s%s", LM_WH_PREFIX, newc);
+		rc = renameat(dfd, hname, dfd, nh) ? -errno : 0;
+	} else if (S_ISDIR(st.st_mode)) {
+		char sp[PATH_MAX];
+
+		rc = proc_of(dfd, hname, sp, sizeof(sp));
+		if (rc == 0)
+			rc = rk_xattrs(v, sp, sp);
+		if (rc == 0 && renameat2(dfd, hname, dfd, newc, RENAME_NOREPLACE))
+			rc = -errno;
+		dc_clear(v);
+		if (rc == 0) {
+			unsigned char cid[LM_NAME_DIRID_BYTES];
+
+			lm_fault_point("rekey: directory renamed");
+			rc = lm_path_join(child, sizeof(child), hostdir, newc);
+			if (rc == 0)
+				rc = read_dirid(v, child, cid);
+			if (rc == 0)
+				rc = rk_dir(rk, child, cid, depth + 1);
+		}
+	} else {
+		char plainz[LM_NAME_MAX + 1];
+
+		snprintf(plainz, sizeof(plainz), "%.*s", (int)n, plain);
+		rc = rk_copy(rk, dfd, hname, newc, &st, dirid, plainz);
+		if (rc == 0 && S_ISREG(st.st_mode) && st.st_nlink > 1) {
+			struct rk_link *lk = calloc(1, sizeof(*lk));
+			char sp[PATH_MAX];
+
+			/* The old inode's other names will link to the copy. */
+			if (lm_path_join(child, sizeof(child), hostdir, newc) == 0 &&
+			    proc_of(dfd, hname, sp, sizeof(sp)) == 0 &&
+			    lsetxattr(sp, rk->markname, child, strlen(child), 0))
+				rc = -errno;
+			if (rc == 0 && lk && (lk->host = strdup(child))) {
+				lk->dev = st.st_dev;
+				lk->ino = st.st_ino;
+				lk->next = rk->links;
+				rk->links = lk;
+				lk = NULL;
+			}
+			free(lk);
+		}
+		if (rc == 0 && unlinkat(dfd, hname, 0) && errno != ENOENT)
+			rc = -errno;
+	}
+	if (rc == 0 && old_long) {
+		/* The old long name's side file goes with it. */
+		snprintf(side, sizeof(side), "%s.name", hname + (wh_file ? LM_WH_PREFIX_LEN : 0));
+		unlinkat(dfd, side, 0);
+	}
+	if (rc == 0) {
+		rk->p.objects++;
+		if (rk->fn && rk->fn(rk->ctx, &rk->p))
+			rc = -ECANCELED;
+	}
+	return rc;
+}
+
+static int rk_dir(struct rk *rk, const char *hostdir, const unsigned char *dirid, int depth)
+{
+	struct lm_vault *v = rk->v;
+	const char *rel;
+	struct dirent *de;
+	char **names = NULL;
+	size_t nn = 0, cap = 0;
+	DIR *dp;
+	int dfd, fd, rc;
+
+	if (depth > 4096)
+		return -ELOOP;
+	rc = lm_layer_dir_at(v->host, hostdir, &dfd, &rel);
+	fd = rc ? -1 : openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	lm_layer_dir_at_release(v->host, dfd);
+	if (rc || fd < 0)
+		return rc ? rc : -errno;
+	dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* Names first: the directory changes while it is converted. */
+	while ((de = readdir(dp)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (nn == cap) {
+			char **nv = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof(*nv));
+
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			names = nv;
+		}
+		if (!(names[nn] = strdup(de->d_name))) {
+			rc = -ENOMEM;
+			break;
+		}
+		nn++;
+	}
+	for (size_t i = 0; rc == 0 && i < nn; i++)
+		rc = rk_entry(rk, dirfd(dp), hostdir, names[i], dirid, depth);
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	if (rc == 0) {
+		/* The directory's own xattrs (the root's: no entry holds it). */
+		char sp[PATH_MAX];
+
+		if (depth == 0 && proc_of(dirfd(dp), ".", sp, sizeof(sp)) == 0)
+			rc = rk_xattrs(v, sp, sp);
+	}
+	closedir(dp);
+	return rc;
+}
+
+int lm_layer_vault_rekey(struct lm_layer *l, lm_rekey_fn fn, void *ctx)
+{
+	struct lm_vault *v = VL(l);
+	struct rk rk = { .v = v, .fn = fn, .ctx = ctx };
+	int rc;
+
+	if (l->ops != &vault_ops || v->nks != 2)
+		return -EINVAL;
+	snprintf(rk.markname, sizeof(rk.markname), "%slamina.rekeyed", v->xns);
+	rc = rk_dir(&rk, ".", v->rootid, 0);
+	while (rk.links) {
+		struct rk_link *n = rk.links->next;
+
+		free(rk.links->host);
+		free(rk.links);
+		rk.links = n;
+	}
+	dc_clear(v);
 	return rc;
 }
 

@@ -17,7 +17,13 @@
 #   LAMINAFS        laminafs binary (default: <repo>/build/driver/laminafs)
 #   FUSE_OVERLAYFS  fuse-overlayfs binary (default: from PATH)
 #   PEERS           peers to run (default "fuse-overlayfs laminafs";
-#                   add "kernel" for the in-kernel overlayfs as a reference)
+#                   add "kernel" for the in-kernel overlayfs as a reference,
+#                   "laminafs-vault" for laminafs with an encrypted upper,
+#                   "laminafs-volume" for a bare encrypted volume, pjdfstest
+#                   only)
+#   CAND            the peer compared with fuse-overlayfs (default laminafs)
+#   LAMINA          lamina CLI, for the vault peers' tenant
+#                   (default: <repo>/build/tools/lamina)
 #   PJD_TESTS       optional subset of pjdfstest, relative to tests/
 #                   (e.g. "chmod rename/09.t"); default: all
 #   UM_TESTS        optional subset of unionmount tests (e.g. "rename-file")
@@ -39,6 +45,8 @@ SELF_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO_ROOT=$(cd "$SELF_DIR/../.." && pwd)
 
 LAMINAFS=${LAMINAFS:-$REPO_ROOT/build/driver/laminafs}
+LAMINA=${LAMINA:-$REPO_ROOT/build/tools/lamina}
+CAND=${CAND:-laminafs}
 FUSE_OVERLAYFS=${FUSE_OVERLAYFS:-$(command -v fuse-overlayfs 2>/dev/null || true)}
 PJDFSTEST_DIR=${PJDFSTEST_DIR:-}
 UNIONMOUNT_DIR=${UNIONMOUNT_DIR:-}
@@ -91,6 +99,8 @@ fi
 for p in $PEERS; do
 	case "$p" in
 	laminafs) [ -x "$LAMINAFS" ] || skip "laminafs binary not found at '$LAMINAFS' (build it or set LAMINAFS)" ;;
+	laminafs-vault|laminafs-volume)
+		[ -x "$LAMINAFS" ] && [ -x "$LAMINA" ] || skip "laminafs or lamina not found (build them or set LAMINAFS, LAMINA)" ;;
 	fuse-overlayfs) [ -n "$FUSE_OVERLAYFS" ] && [ -x "$FUSE_OVERLAYFS" ] || skip "fuse-overlayfs not installed (apt-get install fuse-overlayfs) or set FUSE_OVERLAYFS" ;;
 	kernel) grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "kernel overlayfs not available" ;;
 	*) echo "unknown peer '$p'" >&2; exit 2 ;;
@@ -181,6 +191,18 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# The vault peers' tenant: a store and a key file under $WORK, made once.
+vault_opts() {
+	if [ ! -f "$WORK/tenant/key" ]; then
+		mkdir -p "$WORK/tenant"
+		head -c 32 /dev/urandom > "$WORK/tenant/key"
+		chmod 600 "$WORK/tenant/key"
+		"$LAMINA" --store "$WORK/tenant/store" tenant create conf \
+			--key-file "$WORK/tenant/key" >/dev/null || return 1
+	fi
+	echo "tenant=conf,store=$WORK/tenant/store,keyfile=$WORK/tenant/key"
+}
+
 # mount_peer PEER BASE: BASE has lower/ upper/ work/ mnt/
 mount_peer() {
 	local peer=$1 base=$2
@@ -189,6 +211,8 @@ mount_peer() {
 	case "$peer" in
 	fuse-overlayfs) "$FUSE_OVERLAYFS" -o "$opts" "$base/mnt" ;;
 	laminafs) "$LAMINAFS" -o "$opts" "$base/mnt" ;;
+	laminafs-vault) "$LAMINAFS" -o "$opts,$(vault_opts)" "$base/mnt" ;;
+	laminafs-volume) "$LAMINAFS" -o "upperdir=$base/upper,$(vault_opts)" "$base/mnt" ;;
 	kernel) mount -t overlay overlay -o "$opts" "$base/mnt" ;;
 	esac || return 1
 	for _ in $(seq 50); do
@@ -319,6 +343,12 @@ run_um_peer() {
 	local fuseopt=""
 	case "$peer" in
 	laminafs) ln -sf "$LAMINAFS" "$WORK/bin/laminafs"; fuseopt="--fuse=laminafs" ;;
+	laminafs-vault)
+		# The suite mounts with its own options: a wrapper adds the tenant's.
+		printf '#!/bin/sh\nexec %s "$@" -o %s\n' "$LAMINAFS" "$(vault_opts)" > "$WORK/bin/laminafs"
+		chmod 755 "$WORK/bin/laminafs"
+		fuseopt="--fuse=laminafs" ;;
+	laminafs-volume) echo "unionmount: laminafs-volume has no lower layers: not run" >&2; return ;;
 	fuse-overlayfs) ln -sf "$FUSE_OVERLAYFS" "$WORK/bin/fuse-overlayfs"; fuseopt="--fuse=fuse-overlayfs" ;;
 	kernel) fuseopt="" ;;
 	esac
@@ -388,7 +418,7 @@ report() {
 		done
 	done
 	echo
-	local ref="fuse-overlayfs" cand="laminafs"
+	local ref="fuse-overlayfs" cand="$CAND"
 	if echo " $PEERS " | grep -q " $ref " && echo " $PEERS " | grep -q " $cand "; then
 		local regs="$RESULTS_DIR/regressions.txt" gains="$RESULTS_DIR/laminafs-only-passes.txt"
 		: > "$regs"; : > "$gains"
@@ -437,6 +467,9 @@ if [ "${REPORT_ONLY:-0}" = 1 ]; then
 	exit $?
 fi
 log "suites:$SUITES; peers: $PEERS; scratch: $WORK"
+case " $PEERS " in
+*" laminafs-v"*) vault_opts >/dev/null || { echo "cannot make the vault peers' tenant" >&2; exit 2; } ;;
+esac
 for suite in $SUITES; do
 	case "$suite" in
 	pjdfstest)
