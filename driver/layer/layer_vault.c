@@ -493,6 +493,14 @@ static int geom(off_t host_size, uint64_t *size, uint64_t *nblocks, size_t *last
 	return 0;
 }
 
+/* pwrite of all of BUF, or -errno (-EIO for a short write). */
+static int pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	ssize_t n = pwrite(fd, buf, len, off);
+
+	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+}
+
 static off_t host_off(uint64_t block)
 {
 	return (off_t)(VHEAD + block * VBOX);
@@ -796,8 +804,7 @@ static ssize_t vf_write_locked(struct vfile *f, const unsigned char *buf, size_t
 		got = read_blocks(f, k - 1, 1, k, last, old);
 		if (got == 1) {
 			seal_block(f, k - 1, false, old, VBS, ob);
-			if (pwrite(f->fd, ob, VBOX, host_off(k - 1)) != VBOX)
-				rc = -EIO;
+			rc = pwrite_all(f->fd, ob, VBOX, host_off(k - 1));
 		}
 		free(old);
 		free(ob);
@@ -842,9 +849,7 @@ static ssize_t vf_write_locked(struct vfile *f, const unsigned char *buf, size_t
 
 		if (lastb == nk - 1)
 			hostlen -= VBS - nlast;
-		got = pwrite(f->fd, box, hostlen, host_off(first));
-		if (got != (ssize_t)hostlen)
-			rc = got < 0 ? -errno : -EIO;
+		rc = pwrite_all(f->fd, box, hostlen, host_off(first));
 	}
 	/* A shrinking last box (never here: writes only grow) needs no cut. */
 out:
@@ -904,8 +909,7 @@ static int vf_truncate_locked(struct vfile *f, uint64_t nsize)
 		if (plain && box) {
 			/* The new last block (the ones between are holes)... */
 			seal_block(f, nk - 1, true, plain, nlast, box);
-			rc = pwrite(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1)) ==
-					     (ssize_t)(nlast + LM_AEAD_OVERHEAD) ? 0 : -EIO;
+			rc = pwrite_all(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1));
 		}
 		if (rc == 0) {
 			/* ...then the old last block, now a full one. */
@@ -915,8 +919,7 @@ static int vf_truncate_locked(struct vfile *f, uint64_t nsize)
 		}
 		if (rc == 0) {
 			seal_block(f, k - 1, false, plain, VBS, box);
-			if (pwrite(f->fd, box, VBOX, host_off(k - 1)) != VBOX)
-				rc = -EIO;
+			rc = pwrite_all(f->fd, box, VBOX, host_off(k - 1));
 		}
 		free(plain);
 		free(box);
@@ -937,10 +940,8 @@ static int vf_truncate_locked(struct vfile *f, uint64_t nsize)
 		rc = got < 0 ? (int)got : -EIO;
 	} else {
 		seal_block(f, nk - 1, true, plain, nlast, box);
-		if (pwrite(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1)) !=
-		    (ssize_t)(nlast + LM_AEAD_OVERHEAD))
-			rc = -EIO;
-		else if (ftruncate(f->fd, host_off(nk - 1) + (off_t)(nlast + LM_AEAD_OVERHEAD)))
+		rc = pwrite_all(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1));
+		if (rc == 0 && ftruncate(f->fd, host_off(nk - 1) + (off_t)(nlast + LM_AEAD_OVERHEAD)))
 			rc = -errno;
 	}
 	free(plain);
@@ -1726,8 +1727,13 @@ static int header_update(struct lm_vault *v, const char *host,
 	struct lm_vault_file_disk h;
 	const struct vkeys *ks;
 	struct stat st;
-	int fd = host_openat(v, host, O_RDWR, 0), rc;
+	int fd, rc;
 
+	/* Only regular files have a header (opening a device would open it). */
+	rc = v->host->ops->getattr(v->host, host, &st);
+	if (rc || !S_ISREG(st.st_mode))
+		return rc;
+	fd = host_openat(v, host, O_RDWR, 0);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
