@@ -150,11 +150,13 @@ struct lm_vault_cfg {
 	const struct lm_vault_keys *keys; /* borrowed for the call: copied (derived) */
 	lm_vault_report_fn report;        /* may be NULL */
 	void *report_ctx;
+	bool exclusive;                   /* for a rekey: -EBUSY while mounted */
 };
 
 /* Opens the vault at cfg->root with keys opened by lm_vault_open (crypt).
  * *out is owned by the caller, released with lm_layer_free(), which wipes
- * every key. */
+ * every key. A vault open for a rekey (cfg->exclusive) is open nowhere
+ * else: -EBUSY when it is mounted, and mounts get -EBUSY meanwhile. */
 int lm_layer_vault_open(const struct lm_vault_cfg *cfg, struct lm_layer **out);
 
 /* Rekey of a vault opened with keys in the rekey state (lm_vault_keys

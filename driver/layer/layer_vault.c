@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <linux/falloc.h>
@@ -75,6 +76,7 @@ struct dce {
 
 struct lm_vault {
 	struct lm_layer base;
+	int lockfd;                     /* the root, flock'ed: shared by mounts, exclusive by a rekey */
 	struct lm_layer *host;          /* dir layer over the same root; owned */
 	int workfd;
 	bool durable;
@@ -2638,6 +2640,8 @@ static void vault_free(struct lm_layer *l)
 	lm_layer_free(v->host);
 	if (v->workfd >= 0)
 		close(v->workfd);
+	if (v->lockfd >= 0)
+		close(v->lockfd);
 	for (int i = 0; i < v->nks; i++)
 		vkeys_free(&v->ks[i]);
 	dc_clear(v);
@@ -2713,6 +2717,7 @@ int lm_layer_vault_open(const struct lm_vault_cfg *cfg, struct lm_layer **out)
 	if (!v)
 		return -ENOMEM;
 	v->workfd = -1;
+	v->lockfd = -1;
 	pthread_mutex_init(&v->dc_lock, NULL);
 	for (unsigned i = 0; i < NLOCKS; i++)
 		pthread_rwlock_init(&v->flock[i], NULL);
@@ -2733,6 +2738,16 @@ int lm_layer_vault_open(const struct lm_vault_cfg *cfg, struct lm_layer **out)
 	}
 	if (rc)
 		goto fail;
+	/* Mounts share the vault; a rekey has it alone. */
+	v->lockfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->lockfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (flock(v->lockfd, (keys->rekey && cfg->exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB)) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto fail;
+	}
 	if (cfg->workdir) {
 		snprintf(work, sizeof(work), "%s", cfg->workdir);
 	} else if (snprintf(work, sizeof(work), "%s/lamina.work", cfg->root) >= (int)sizeof(work)) {

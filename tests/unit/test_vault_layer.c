@@ -57,7 +57,7 @@ static struct lm_vault_keys *keys;
 
 static struct lm_layer *vault_mount(void)
 {
-	struct lm_vault_cfg cfg = { root, NULL, false, &info, keys, on_report, NULL };
+	struct lm_vault_cfg cfg = { .root = root, .info = &info, .keys = keys, .report = on_report };
 	struct lm_layer *l = NULL;
 	int rc = lm_layer_vault_open(&cfg, &l);
 
