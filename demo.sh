@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on built-in defaults: installs what is missing, builds,
-# makes a small busybox root filesystem as two image layers, mounts it
-# through laminafs with a writable upper layer, runs commands inside it
-# with chroot, and shows where the writes went. Leaves nothing mounted.
+# makes a small busybox root filesystem as two image layers, creates a
+# tenant, mounts the layers through laminafs with an encrypted writable
+# upper layer (a vault) as a container root, runs commands inside it with
+# chroot, and shows that the writes reached the host as ciphertext only.
+# Leaves nothing mounted.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,6 +17,7 @@ scripts/deps.sh
 scripts/build.sh build
 
 LAMINAFS=$PWD/build/driver/laminafs
+LAMINA=$PWD/build/tools/lamina
 work=$(mktemp -d /tmp/lamina-demo.XXXXXX)
 mnt=$work/merged
 cleanup() {
@@ -36,9 +39,17 @@ echo "greeting=hello from the app layer" > "$app/etc/app.conf"
 mknod "$app/etc/motd" c 0 0          # the app layer deletes /etc/motd (a whiteout)
 ls -l "$base/etc" "$app/etc"
 
-say "mounting with laminafs (fuse-overlayfs argv)"
-echo "$LAMINAFS -o lowerdir=$app:$base,upperdir=$work/upper,workdir=$work/work $mnt"
-"$LAMINAFS" -o "lowerdir=$app:$base,upperdir=$work/upper,workdir=$work/work" "$mnt"
+say "a tenant for the container: its keys live in a store, sealed by a key file"
+store=$work/store key=$work/tenant.key
+head -c 32 /dev/urandom > "$key"
+chmod 600 "$key"
+"$LAMINA" --store "$store" tenant create clinic --key-file "$key"
+
+say "mounting with laminafs (fuse-overlayfs argv, plus the tenant for an encrypted upper)"
+opts="lowerdir=$app:$base,upperdir=$work/upper,workdir=$work/work"
+opts="$opts,tenant=clinic,store=$store,keyfile=$key"
+echo "$LAMINAFS -o $opts $mnt"
+"$LAMINAFS" -o "$opts" "$mnt"
 grep " $mnt " /proc/mounts
 
 say "running a container command inside it (chroot)"
@@ -46,16 +57,28 @@ chroot "$mnt" /bin/sh -c '
   echo "inside: $(uname -s), uid $(id -u)"
   echo "/etc holds: $(ls /etc)"
   cat /etc/app.conf
-  echo "written by the container" > /root/notes.txt
+  echo "patient 4711: blood pressure 120/80" > /root/notes.txt
   echo "changed" >> /etc/passwd
   rm /etc/app.conf
   ls -l /root /etc
 '
 
-say "where the writes went: the upper layer"
-(cd "$work/upper" && find . -printf '%M %u %s %p\n' | sort -k4)
+say "where the writes went: the upper layer holds ciphertext only"
+(cd "$work/upper" && find . -printf '%M %u %8s %p\n' | sort -k4 | cut -c1-140)
+echo "the first bytes of the largest file there:"
+big=$(find "$work/upper" -type f ! -name 'lamina.*' -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
+head -c 160 "$big" | od -A d -t x1 | head -4
+if grep -r -a -q -e "patient 4711" -e notes.txt "$work/upper" "$work/work"; then
+  echo "demo: plaintext found on the host" >&2; exit 1
+fi
+echo "no trace of 'patient 4711' or 'notes.txt' anywhere under the upper and work directories"
 say "the image layers are untouched"
 cat "$base/etc/passwd"; ls -l "$app/etc"
 
 fusermount3 -u "$mnt"
+say "mounted again with the tenant's key: the container's files are back"
+"$LAMINAFS" -o "$opts" "$mnt"
+cat "$mnt/root/notes.txt"
+fusermount3 -u "$mnt"
+"$LAMINA" --store "$store" audit show | tail -n 3
 say "unmounted; demo done"
