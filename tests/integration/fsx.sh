@@ -21,6 +21,9 @@
 #                      of an encrypted upper.  When set, the upper's files
 #                      are not compared with the references directly (they
 #                      need not be plain copies), only through a remount.
+#   LM_FSX_VAULT=1     the upper is a vault (encrypted): a tenant is made
+#                      in a store under the test directory with $LAMINA
+#                      and its options are added to LM_FSX_MOUNT_OPTS
 #   LM_FSX_ARGS        extra lm_fsx arguments, e.g. "-M" (no mmap) or "-l 64k"
 #   LM_FSX_SEEDS       seeds of the new-file runs (default "1 2 3 4")
 #   LM_FSX_OPS         operations per seed (default 25000)
@@ -32,6 +35,13 @@
 SEEDS=${LM_FSX_SEEDS:-1 2 3 4}
 OPS=${LM_FSX_OPS:-25000}
 EXTRA=${LM_FSX_MOUNT_OPTS:-}
+if [ "${LM_FSX_VAULT:-0}" = 1 ]; then
+	[ -n "${LAMINA:-}" ] && [ -x "$LAMINA" ] || lm_die "LAMINA is not set to the lamina binary"
+	head -c 32 /dev/urandom >"$T/key" && chmod 600 "$T/key"
+	"$LAMINA" --store "$T/store" tenant create fsx --key-file "$T/key" >/dev/null ||
+		lm_die "tenant create failed"
+	EXTRA="tenant=fsx,store=$T/store,keyfile=$T/key${EXTRA:+,$EXTRA}"
+fi
 read -r -a ARGS <<<"${LM_FSX_ARGS:-}"
 COPYUP_SEED=5
 COPYUP_OPS=10000
