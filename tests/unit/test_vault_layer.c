@@ -193,7 +193,7 @@ static void fuzz_file(struct lm_layer *l, uint64_t seed, int nops)
  * to the vault root) whose size is SIZE bytes on the host. */
 static int host_file_of_size(const char *dir, off_t size, char *out, size_t outsz)
 {
-	char d[256];
+	char d[2048];
 	struct dirent *de;
 	struct stat st;
 	DIR *dp;
@@ -204,7 +204,7 @@ static int host_file_of_size(const char *dir, off_t size, char *out, size_t outs
 	if (!dp)
 		return 0;
 	while ((de = readdir(dp))) {
-		char p[1024];
+		char p[4096];
 
 		snprintf(p, sizeof(p), "%s/%s", d, de->d_name);
 		if (strchr(de->d_name, '.') || lstat(p, &st) || !S_ISREG(st.st_mode) ||
@@ -262,7 +262,7 @@ static void copy_range(const char *from, off_t foff, const char *to, off_t toff,
 
 static void test_tamper(struct lm_layer *l)
 {
-	char a[1024], b[1024];
+	char a[4096], b[4096];
 	off_t hsize = FHEAD + 4 * BOX;
 	int fd;
 
@@ -318,19 +318,19 @@ static void test_tamper(struct lm_layer *l)
 	/* A block of another file. */
 	write_file(l, "t/b", 'b', 4 * 4096);
 	{
-		char tmp[1024];
+		char tmp[4096];
 		int n = host_file_of_size(hd, hsize, tmp, sizeof(tmp));
 
 		CHECK(n == 2);
 		/* b is whichever is not a */
 		DIR *dp;
 		struct dirent *de;
-		char d[512];
+		char d[2048];
 
 		snprintf(d, sizeof(d), "%s/%s", root, hd);
 		dp = opendir(d);
 		while ((de = readdir(dp))) {
-			char p[1024];
+			char p[4096];
 			struct stat st;
 
 			snprintf(p, sizeof(p), "%s/%s", d, de->d_name);
@@ -365,7 +365,7 @@ static void test_tamper(struct lm_layer *l)
 
 	/* A name moved into another directory is no entry there. */
 	struct lm_lentry e;
-	char from[1024], to[1024];
+	char from[4096], to[8192];
 
 	write_file(l, "moved", 'm', 100);
 	CHECK_RC(l->ops->lookup(l, ".", "moved", false, &e), 0);
