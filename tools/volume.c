@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -428,7 +429,7 @@ static int volume_names(struct lm_store *st, char ***out, size_t *n)
 }
 
 static void ls_row(const struct lm_cli *c, struct lm_store *st, const char *name,
-		   const struct lm_vault_info *in, bool first)
+		   int fd, const struct lm_vault_info *in, bool first)
 {
 	char uuid[33], when[32], size[32], mp[PATH_MAX];
 	unsigned long long bytes = volume_size(st, name);
@@ -442,7 +443,7 @@ static void ls_row(const struct lm_cli *c, struct lm_store *st, const char *name
 		       lm_aead_name(in->cipher), uuid, when, size);
 		return;
 	}
-	mounted = volume_mountpoint(in->uuid, mp, sizeof(mp));
+	mounted = volume_mountpoint(in->uuid, mp, sizeof(mp)) || volume_in_use(fd);
 	printf("%s{\"name\":", first ? "" : ",");
 	lm_json_str(stdout, name);
 	printf(",\"tenant\":");
@@ -484,7 +485,7 @@ static int cmd_ls(struct lm_cli *c, int argc, char **argv)
 		if (rc) {
 			worst = rc;
 		} else {
-			ls_row(c, st, names[i], &in, !shown++);
+			ls_row(c, st, names[i], fd, &in, !shown++);
 			close(fd);
 		}
 		free(names[i]);
@@ -517,9 +518,15 @@ static const char *tenant_state(const struct lm_tenant_info *in, bool have)
 	return !have ? "not in this store" : in->shredded ? "shredded" : "active";
 }
 
+/* How inspect says where a volume is mounted. */
+struct mount_state {
+	bool mounted;
+	const char *mp;  /* NULL when not mounted through lamina volume mount */
+};
+
 static void inspect_text(struct lm_store *st, const char *name,
 			 const struct lm_vault_info *in, const struct lm_tenant_info *ti,
-			 bool have, const char *mp)
+			 bool have, const struct mount_state *ms)
 {
 	char uuid[33], when[32], size[32];
 
@@ -541,12 +548,14 @@ static void inspect_text(struct lm_store *st, const char *name,
 	for (size_t i = 0; i < in->kb.nslots; i++)
 		printf(" v%u (%s)", (unsigned)in->kb.slots[i].version,
 		       version_state(ti, have, in->kb.slots[i].version));
-	printf("\nmounted:     %s\nsize:        %s\n", mp ? mp : "no", size);
+	printf("\nmounted:     %s\nsize:        %s\n",
+	       ms->mp ? ms->mp : ms->mounted ? "yes (mount point unknown: not mounted by lamina volume mount)" : "no",
+	       size);
 }
 
 static void inspect_json(struct lm_store *st, const char *name,
 			 const struct lm_vault_info *in, const struct lm_tenant_info *ti,
-			 bool have, const char *mp)
+			 bool have, const struct mount_state *ms)
 {
 	char uuid[33], when[32], path[PATH_MAX];
 
@@ -569,9 +578,9 @@ static void inspect_json(struct lm_store *st, const char *name,
 		printf("%s{\"version\":%u,\"state\":\"%s\"}", i ? "," : "",
 		       (unsigned)in->kb.slots[i].version,
 		       version_state(ti, have, in->kb.slots[i].version));
-	printf("],\"mounted\":");
-	if (mp)
-		lm_json_str(stdout, mp);
+	printf("],\"mounted\":%s,\"mountpoint\":", ms->mounted ? "true" : "false");
+	if (ms->mp)
+		lm_json_str(stdout, ms->mp);
 	else
 		printf("null");
 	printf(",\"size\":%llu}\n", volume_size(st, name));
@@ -581,10 +590,11 @@ static int cmd_inspect(struct lm_cli *c, int argc, char **argv)
 {
 	struct lm_tenant_info ti;
 	struct lm_vault_info in;
+	struct mount_state ms = { false, NULL };
 	struct volume_opts o;
 	struct lm_store *st;
 	char mp[PATH_MAX];
-	bool have, mounted;
+	bool have;
 	int fd, rc = volume_parse(c, argc, argv, inspect_usage, NULL, &o, 1,
 				  "exactly one volume NAME");
 
@@ -598,13 +608,15 @@ static int cmd_inspect(struct lm_cli *c, int argc, char **argv)
 	rc = volume_read(st, o.name, &fd, &in);
 	if (rc)
 		goto out_store;
+	if (volume_mountpoint(in.uuid, mp, sizeof(mp)))
+		ms.mp = mp;
+	ms.mounted = ms.mp || volume_in_use(fd);
 	close(fd);
 	have = lm_tenant_info(st, in.kb.tenant, &ti, NULL) == 0;
-	mounted = volume_mountpoint(in.uuid, mp, sizeof(mp));
 	if (c->json)
-		inspect_json(st, o.name, &in, &ti, have, mounted ? mp : NULL);
+		inspect_json(st, o.name, &in, &ti, have, &ms);
 	else
-		inspect_text(st, o.name, &in, &ti, have, mounted ? mp : NULL);
+		inspect_text(st, o.name, &in, &ti, have, &ms);
 	if (have)
 		lm_tenant_info_release(&ti);
 out_store:
@@ -681,26 +693,35 @@ static int cmd_rm(struct lm_cli *c, int argc, char **argv)
 	/* A damaged header does not stop a removal. */
 	if (lm_vault_read(fd, o.name, &in, NULL))
 		memset(&in, 0, sizeof(in));
-	close(fd);
 	lm_crypt_hex(uuid, in.uuid, sizeof(in.uuid));
 	if (in.generation && volume_mountpoint(in.uuid, mp, sizeof(mp))) {
 		lm_cli_error("volume %s is mounted at %s: run lamina volume umount %s first",
 			     o.name, mp, o.name);
 		rc = LM_EXIT_FAIL;
-		goto out_store;
+		goto out_close;
+	}
+	/* Held until the tree is gone: laminafs holds a shared lock on a
+	 * vault it serves, so no mount starts meanwhile, and one that was
+	 * not started by lamina volume mount is still seen. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		lm_cli_error(errno == EWOULDBLOCK ?
+			     "volume %s is in use by a laminafs daemon: unmount it first" :
+			     "cannot lock volume %s", o.name);
+		rc = LM_EXIT_FAIL;
+		goto out_close;
 	}
 	if (!o.force) {
 		if (!isatty(STDIN_FILENO)) {
 			lm_cli_error("refusing to remove volume %s without confirmation: pass --force",
 				     o.name);
 			rc = LM_EXIT_USAGE;
-			goto out_store;
+			goto out_close;
 		}
 		snprintf(q, sizeof(q), "Remove volume %s and all of its data?", o.name);
 		if (!lm_cli_confirm(q)) {
 			lm_cli_error("not removed");
 			rc = LM_EXIT_FAIL;
-			goto out_store;
+			goto out_close;
 		}
 	}
 	rc = rm_volume(st, o.name, in.generation ? in.kb.tenant : NULL, uuid);
@@ -711,6 +732,8 @@ static int cmd_rm(struct lm_cli *c, int argc, char **argv)
 	} else if (!rc) {
 		printf("removed volume %s\n", o.name);
 	}
+out_close:
+	close(fd);
 out_store:
 	lm_store_free(st);
 	return rc;

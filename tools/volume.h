@@ -56,6 +56,11 @@ int volume_read(struct lm_store *st, const char *name, int *fd,
  * /proc/self/mountinfo); its mount point into @mp. */
 bool volume_mountpoint(const unsigned char *uuid, char *mp, size_t size);
 
+/* True when a daemon has the volume at @dirfd open: laminafs holds a
+ * shared flock on a vault's root while it serves it (read from
+ * /proc/locks, so the check takes no lock itself). */
+bool volume_in_use(int dirfd);
+
 int volume_cmd_mount(struct lm_cli *c, int argc, char **argv);
 int volume_cmd_umount(struct lm_cli *c, int argc, char **argv);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,6 +149,28 @@ bool volume_mountpoint(const unsigned char *uuid, char *mp, size_t size)
 
 	volume_fsname(fsname, sizeof(fsname), uuid);
 	return mi_find(&q);
+}
+
+bool volume_in_use(int dirfd)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char *line = NULL, want[64];
+	size_t cap = 0;
+	struct stat sb;
+	bool used = false;
+
+	if (!f)
+		return false;
+	if (fstat(dirfd, &sb) == 0) {
+		/* "1: FLOCK  ADVISORY  READ  1234 08:01:5678 0 EOF" */
+		snprintf(want, sizeof(want), " %02x:%02x:%llu ", major(sb.st_dev),
+			 minor(sb.st_dev), (unsigned long long)sb.st_ino);
+		while (!used && getline(&line, &cap, f) > 0)
+			used = strstr(line, " FLOCK ") && strstr(line, want);
+	}
+	free(line);
+	fclose(f);
+	return used;
 }
 
 /* ---- mount ------------------------------------------------------------ */
