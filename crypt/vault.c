@@ -218,10 +218,14 @@ static const struct lm_kek *vault_current_kek(struct lm_store *st,
 	*rc = lm_tenant_info(st, lm_tenant_name(t), &in, err);
 	if (*rc)
 		return NULL;
-	if (in.shredded || in.current != keks[0].version)
+	if (in.shredded)
+		*rc = lm_errf(err, -EKEYREVOKED,
+			      "tenant %s was shredded: its keys are destroyed",
+			      lm_tenant_name(t));
+	else if (in.current != keks[0].version)
 		*rc = lm_errf(err, -ESTALE,
-			      "tenant %s changed since it was opened (%s): run the command again",
-			      lm_tenant_name(t), in.shredded ? "shredded" : "rotated");
+			      "tenant %s was rotated since it was opened: run the command again",
+			      lm_tenant_name(t));
 	lm_tenant_info_release(&in);
 	return *rc ? NULL : &keks[0];
 }
@@ -449,6 +453,29 @@ static int vault_owner_check(struct lm_store *st, const struct lm_vault_info *in
 	return 0;
 }
 
+int lm_vault_unlock(const unsigned char *buf, size_t len, const char *tenant,
+		    const struct lm_kek *keks, size_t nkeks, const char *what,
+		    struct lm_vault_info *info, struct lm_vault_keys *keys,
+		    struct lm_err *err)
+{
+	size_t kblen;
+	int rc;
+
+	lm_crypt_wipe(keys, sizeof(*keys));
+	rc = lm_vault_decode(buf, len, info, NULL, &kblen);
+	if (rc == -EPROTONOSUPPORT)
+		return lm_errf(err, rc, "%s: %s has a format this lamina does not know (newer version?)",
+			       what, LM_VAULT_HEADER_NAME);
+	if (rc)
+		return lm_errf(err, rc, "%s: %s is damaged", what, LM_VAULT_HEADER_NAME);
+	rc = lm_keyblock_open(&info->kb, tenant, keks, nkeks, keys->dek, what, err);
+	if (!rc)
+		rc = vault_unlock_header(buf, len, kblen, info, keys, what, err);
+	if (rc)
+		lm_crypt_wipe(keys, sizeof(*keys));
+	return rc;
+}
+
 int lm_vault_open(struct lm_store *st, int dirfd, const struct lm_tenant *t,
 		  const char *what, struct lm_vault_info *info,
 		  struct lm_vault_keys *keys, struct lm_err *err)
@@ -465,11 +492,9 @@ int lm_vault_open(struct lm_store *st, int dirfd, const struct lm_tenant *t,
 		rc = vault_owner_check(st, info, what, &e);
 	if (!rc) {
 		keks = lm_tenant_keks(t, &nkeks);
-		rc = lm_keyblock_open(&info->kb, lm_tenant_name(t), keks, nkeks,
-				      keys->dek, what, &e);
+		rc = lm_vault_unlock(buf, len, lm_tenant_name(t), keks, nkeks, what,
+				     info, keys, &e);
 	}
-	if (!rc)
-		rc = vault_unlock_header(buf, len, kblen, info, keys, what, &e);
 	free(buf);
 	if (rc) {
 		lm_crypt_wipe(keys, sizeof(*keys));

@@ -183,7 +183,8 @@ int lm_vault_decode(const unsigned char *buf, size_t len, struct lm_vault_info *
  * open tenant @t: a random uuid and DEK wrapped under the tenant's newest
  * KEK, @cipher, the root's dirid file, then lamina.vault, atomically.
  * -EEXIST when @dirfd already holds a vault, -ENOTSUP for a cipher this
- * machine lacks, -ESTALE when the tenant was rotated since @t was opened.
+ * machine lacks, -ESTALE when the tenant was rotated since @t was opened
+ * (-EKEYREVOKED: shredded).
  * @info (may be NULL) receives the header. Appends an audit record
  * "vault.create". Takes the store lock unless the caller holds it. */
 int lm_vault_create(struct lm_store *st, int dirfd, const struct lm_tenant *t,
@@ -205,6 +206,19 @@ int lm_vault_read(int dirfd, const char *what, struct lm_vault_info *info,
 int lm_vault_open(struct lm_store *st, int dirfd, const struct lm_tenant *t,
 		  const char *what, struct lm_vault_info *info,
 		  struct lm_vault_keys *keys, struct lm_err *err);
+
+/* lm_vault_open's key work on a lamina.vault already read into @buf (@len
+ * bytes): decode, the key block opened as tenant @tenant holding @keks
+ * (@nkeks unsealed versions), the header MAC, the rekey box. Hostile
+ * input: any bytes are safe; errors as lm_vault_decode and
+ * lm_keyblock_open, -EBADMSG for a header MAC or rekey box that does not
+ * verify. @keys (caller's secret memory) is zeroed on failure. No audit
+ * record and no check that the tenant was shredded: lm_vault_open does
+ * both. */
+int lm_vault_unlock(const unsigned char *buf, size_t len, const char *tenant,
+		    const struct lm_kek *keks, size_t nkeks, const char *what,
+		    struct lm_vault_info *info, struct lm_vault_keys *keys,
+		    struct lm_err *err);
 
 /* Starts (or resumes) a rekey: when the header has no rekey box, a new DEK
  * is made and the header rewritten with it in the box. @keys must come

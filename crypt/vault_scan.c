@@ -127,6 +127,10 @@ static int scan_volumes(struct lm_store *st, lm_container_fn fn, void *arg,
 		if (de->d_name[0] == '.' ||
 		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
+		/* Never a symlink: rotation opens it without following. */
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(sb.st_mode))
+			continue;
 		snprintf(rel, sizeof(rel), "%s/" LM_VAULT_HEADER_NAME, de->d_name);
 		if (fstatat(dirfd(d), rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(sb.st_mode))

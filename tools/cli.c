@@ -276,6 +276,32 @@ void lm_cli_secret_free(struct lm_cli_secret *s)
 	memset(s, 0, sizeof(*s));
 }
 
+int lm_cli_tenant_check(struct lm_store *st, const char *name,
+			const struct lm_cli_secret_src *src)
+{
+	struct lm_err err = { "" };
+	struct lm_tenant_info in;
+	int rc = lm_tenant_info(st, name, &in, &err);
+	char when[32];
+
+	if (rc)
+		return lm_cli_fail(rc, &err);
+	if (in.shredded) {
+		lm_cli_time(when, sizeof(when), in.shredded_at);
+		lm_cli_error("tenant %s was shredded on %s: its keys are destroyed and its data cannot be read",
+			     name, when);
+		rc = LM_EXIT_SHREDDED;
+	} else if (in.rec.secret == LM_SECRET_KEYFILE && !src->key_file) {
+		lm_cli_error("tenant %s is protected by a key file: pass --key-file FILE", name);
+		rc = LM_EXIT_USAGE;
+	} else if (in.rec.secret == LM_SECRET_PASSPHRASE && src->key_file) {
+		lm_cli_error("tenant %s is protected by a passphrase, not a key file", name);
+		rc = LM_EXIT_KEY;
+	}
+	lm_tenant_info_release(&in);
+	return rc;
+}
+
 bool lm_cli_confirm(const char *question)
 {
 	char line[16];
@@ -335,17 +361,36 @@ int lm_cli_dispatch(struct lm_cli *c, int argc, char **argv, const char *noun,
 	return LM_EXIT_USAGE;
 }
 
+/* "h" and the short form of every option whose value is a letter. */
+static void short_opts(char *out, size_t size, const struct option *opts)
+{
+	size_t n = 0;
+
+	out[n++] = 'h';
+	for (; opts->name && n + 3 < size; opts++) {
+		if (opts->val == 'h' || opts->val > 'z' || opts->val < 'A' ||
+		    (opts->val > 'Z' && opts->val < 'a'))
+			continue;
+		out[n++] = (char)opts->val;
+		if (opts->has_arg == required_argument)
+			out[n++] = ':';
+	}
+	out[n] = '\0';
+}
+
 int lm_cli_getopt(struct lm_cli *c, int argc, char **argv, const struct option *opts,
 		  const char *usage, bool (*own)(void *ctx, int opt, const char *arg),
 		  void *ctx)
 {
+	char shorts[32];
 	int opt;
 
 	if (lm_cli_exact_opts(argc, argv, opts))
 		return LM_EXIT_USAGE;
+	short_opts(shorts, sizeof(shorts), opts);
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
 		if (lm_cli_common(c, opt, optarg))
 			continue;
 		if (opt == 'h') {

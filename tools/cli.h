@@ -61,6 +61,12 @@ int lm_cli_secret_get(const struct lm_cli_secret_src *src, const char *tenant,
 		      bool confirm, struct lm_cli_secret *out);
 void lm_cli_secret_free(struct lm_cli_secret *s);
 
+/* Refuses early, without asking for a secret, what cannot succeed with
+ * tenant @name: no such tenant, shredded, or a secret of the other kind
+ * than @src gives. Prints the error and returns an exit code, or 0. */
+int lm_cli_tenant_check(struct lm_store *st, const char *name,
+			const struct lm_cli_secret_src *src);
+
 /* Asks "QUESTION [y/N]" on the terminal; true on yes. False when there is
  * no terminal. */
 bool lm_cli_confirm(const char *question);
@@ -90,7 +96,9 @@ bool lm_cli_common(struct lm_cli *c, int opt, const char *arg);
 
 /* Reads a verb's options: the common ones and -h/--help (prints @usage,
  * returns -1) here, the verb's own through @own(@ctx, opt, optarg), which
- * returns false for an option it does not know. Returns 0 with optind at
+ * returns false for an option it does not know. An option whose val is a
+ * letter is also taken in that short form ({ "options", ..., 'o' } gives
+ * -o). Returns 0 with optind at
  * the first operand, -1 after --help, or LM_EXIT_USAGE (message printed). */
 int lm_cli_getopt(struct lm_cli *c, int argc, char **argv, const struct option *opts,
 		  const char *usage, bool (*own)(void *ctx, int opt, const char *arg),
@@ -110,6 +118,7 @@ int lm_cli_dispatch(struct lm_cli *c, int argc, char **argv, const char *noun,
 		    const char *usage, const struct lm_cli_verb *verbs);
 
 int lm_cmd_tenant(struct lm_cli *c, int argc, char **argv);
+int lm_cmd_volume(struct lm_cli *c, int argc, char **argv);
 int lm_cmd_audit(struct lm_cli *c, int argc, char **argv);
 
 #endif

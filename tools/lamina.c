@@ -1,5 +1,6 @@
 /* lamina: the admin CLI. `lamina [GLOBAL OPTIONS] NOUN VERB [OPTIONS]`;
- * one file per noun (tenant.c, audit.c), shared helpers in cli.c. */
+ * one file per noun (tenant.c, audit.c, volume.c with its mounting in
+ * volume_mount.c), shared helpers in cli.c. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -11,7 +12,7 @@ static void usage(FILE *f)
 {
 	fputs("Usage: lamina [--store DIR] [--json] COMMAND VERB [OPTIONS]\n"
 	      "\n"
-	      "Manage lamina's tenants, keys and audit log.\n"
+	      "Manage lamina's tenants, keys, volumes and audit log.\n"
 	      "\n"
 	      "Commands:\n"
 	      "  tenant create NAME     create a tenant and its first key version\n"
@@ -19,6 +20,12 @@ static void usage(FILE *f)
 	      "  tenant show NAME       show a tenant's key versions and objects\n"
 	      "  tenant rotate NAME     new key version; rewrap every key slot; retire the old\n"
 	      "  tenant shred NAME      destroy every key version of a tenant\n"
+	      "  volume create NAME     create an encrypted volume of a tenant\n"
+	      "  volume ls              list the volumes of the store\n"
+	      "  volume inspect NAME    show a volume's header, key slots and mount\n"
+	      "  volume rm NAME         remove a volume and its data\n"
+	      "  volume mount NAME DIR  mount a volume with laminafs\n"
+	      "  volume umount DIR|NAME unmount a volume\n"
 	      "  audit show             print the audit log\n"
 	      "  audit verify           check the audit log's chain and MACs\n"
 	      "\n"
@@ -37,7 +44,7 @@ static void usage(FILE *f)
 	      "  0  success\n"
 	      "  1  the operation failed (I/O error, permissions, already exists)\n"
 	      "  2  usage error: bad command, option or argument\n"
-	      "  3  no such store, tenant or object\n"
+	      "  3  no such store, tenant, volume or object\n"
 	      "  4  key rejected: wrong passphrase or key file, or another tenant's object\n"
 	      "  5  the tenant was shredded\n"
 	      "  6  integrity failure: damaged or tampered keystore, key slots or audit log\n",
@@ -91,6 +98,8 @@ int main(int argc, char **argv)
 		return lm_cmd_tenant(&c, argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "audit"))
 		return lm_cmd_audit(&c, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "volume"))
+		return lm_cmd_volume(&c, argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "help")) {
 		usage(stdout);
 		return 0;

@@ -421,33 +421,6 @@ out:
 	return rc;
 }
 
-/* Refuses early, without asking for a secret, what cannot succeed. */
-static int rotate_precheck(struct lm_store *st, const char *name,
-			   const struct lm_cli_secret_src *src)
-{
-	struct lm_err err = { "" };
-	struct lm_tenant_info in;
-	int rc = lm_tenant_info(st, name, &in, &err);
-	char when[32];
-
-	if (rc)
-		return lm_cli_fail(rc, &err);
-	if (in.shredded) {
-		lm_cli_time(when, sizeof(when), in.shredded_at);
-		lm_cli_error("tenant %s was shredded on %s: its keys are destroyed and its data cannot be read",
-			     name, when);
-		rc = LM_EXIT_SHREDDED;
-	} else if (in.rec.secret == LM_SECRET_KEYFILE && !src->key_file) {
-		lm_cli_error("tenant %s is protected by a key file: pass --key-file FILE", name);
-		rc = LM_EXIT_USAGE;
-	} else if (in.rec.secret == LM_SECRET_PASSPHRASE && src->key_file) {
-		lm_cli_error("tenant %s is protected by a passphrase, not a key file", name);
-		rc = LM_EXIT_KEY;
-	}
-	lm_tenant_info_release(&in);
-	return rc;
-}
-
 static int cmd_rotate(struct lm_cli *c, int argc, char **argv)
 {
 	struct lm_rotate_result res;
@@ -462,7 +435,7 @@ static int cmd_rotate(struct lm_cli *c, int argc, char **argv)
 	rc = lm_cli_store(c, false, &st);
 	if (rc)
 		return rc;
-	rc = rotate_precheck(st, o.name, &o.src);
+	rc = lm_cli_tenant_check(st, o.name, &o.src);
 	if (rc)
 		goto out_store;
 	rc = lm_cli_secret_get(&o.src, o.name, false, &s);

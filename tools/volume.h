@@ -1,0 +1,67 @@
+/* Shared by the two files of `lamina volume`: volume.c (create, ls,
+ * inspect, rm) and volume_mount.c (mount, umount). */
+#ifndef LM_TOOLS_VOLUME_H
+#define LM_TOOLS_VOLUME_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli.h"
+#include "vault.h"
+
+#define VOLUME_DIR "volumes"
+#define VOLUME_EXTRA_MAX 8
+/* The fsname of a mounted volume, so that its mount is found again:
+ * "lamina-vault:" and the volume's uuid in hex. */
+#define VOLUME_FSNAME_PREFIX "lamina-vault:"
+
+/* Option values of the verbs' tables (-o is 'o'). */
+enum {
+	VOLUME_OPT_KEYFILE = 1,
+	VOLUME_OPT_PASSFILE,
+	VOLUME_OPT_TENANT,
+	VOLUME_OPT_CIPHER,
+	VOLUME_OPT_FORCE,
+};
+
+struct volume_opts {
+	struct lm_cli_secret_src src;
+	const char *tenant, *cipher;
+	bool force;
+	const char *extra[VOLUME_EXTRA_MAX]; /* -o OPTIONS, in order */
+	size_t nextra;
+	const char *name, *arg2;             /* the operands */
+};
+
+/* Reads a verb's options (the common ones, @extra, and -o where @extra
+ * has it) and exactly @nargs operands (described by @args in the error).
+ * Returns 0, -1 after --help, or an exit code (message printed). */
+int volume_parse(struct lm_cli *c, int argc, char **argv, const char *usage,
+		 const struct option *extra, struct volume_opts *o, int nargs,
+		 const char *args);
+
+/* True when @name is a valid volume name; else prints why. */
+bool volume_name_check(const char *name);
+
+/* Opens <store>/volumes/@name into *fd (caller closes). Prints the error
+ * and returns an exit code, or 0. */
+int volume_open(struct lm_store *st, const char *name, int *fd);
+
+/* volume_open and lm_vault_read: *fd stays open on success. */
+int volume_read(struct lm_store *st, const char *name, int *fd,
+		struct lm_vault_info *info);
+
+/* True when the volume of @uuid is mounted (found by its fsname in
+ * /proc/self/mountinfo); its mount point into @mp. */
+bool volume_mountpoint(const unsigned char *uuid, char *mp, size_t size);
+
+/* True when a daemon has the volume at @dirfd open: laminafs holds a
+ * shared flock on a vault's root while it serves it (read from
+ * /proc/locks, so the check takes no lock itself). */
+bool volume_in_use(int dirfd);
+
+int volume_cmd_mount(struct lm_cli *c, int argc, char **argv);
+int volume_cmd_umount(struct lm_cli *c, int argc, char **argv);
+
+#endif
