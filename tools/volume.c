@@ -28,6 +28,7 @@ static const char volume_usage[] =
 	"  rm NAME [--force]\n"
 	"  mount NAME MOUNTPOINT [-o OPTIONS] [--key-file FILE | --passphrase-file FILE]\n"
 	"  umount MOUNTPOINT|NAME\n"
+	"  rekey NAME [--key-file FILE | --passphrase-file FILE]\n"
 	"\n"
 	"A volume is an encrypted directory at <store>/volumes/NAME, readable only\n"
 	"with its tenant's key. Every verb takes --store DIR, --json and --help.\n";
@@ -355,7 +356,7 @@ static int du_one(const char *p, const struct stat *sb, int type, struct FTW *f)
 
 /* Bytes allocated to the tree of volume @name (hard links counted each
  * time they are seen). */
-static unsigned long long volume_size(struct lm_store *st, const char *name)
+unsigned long long volume_size(struct lm_store *st, const char *name)
 {
 	char path[PATH_MAX];
 
@@ -745,6 +746,7 @@ int lm_cmd_volume(struct lm_cli *c, int argc, char **argv)
 		{ "create", cmd_create }, { "ls", cmd_ls }, { "list", cmd_ls },
 		{ "inspect", cmd_inspect }, { "rm", cmd_rm },
 		{ "mount", volume_cmd_mount }, { "umount", volume_cmd_umount },
+		{ "rekey", volume_cmd_rekey },
 		{ NULL, NULL },
 	};
 

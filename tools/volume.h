@@ -1,5 +1,5 @@
-/* Shared by the two files of `lamina volume`: volume.c (create, ls,
- * inspect, rm) and volume_mount.c (mount, umount). */
+/* Shared by the files of `lamina volume`: volume.c (create, ls, inspect,
+ * rm), volume_mount.c (mount, umount) and volume_rekey.c (rekey). */
 #ifndef LM_TOOLS_VOLUME_H
 #define LM_TOOLS_VOLUME_H
 
@@ -61,7 +61,11 @@ bool volume_mountpoint(const unsigned char *uuid, char *mp, size_t size);
  * /proc/locks, so the check takes no lock itself). */
 bool volume_in_use(int dirfd);
 
+/* Bytes allocated to the tree of volume @name. */
+unsigned long long volume_size(struct lm_store *st, const char *name);
+
 int volume_cmd_mount(struct lm_cli *c, int argc, char **argv);
+int volume_cmd_rekey(struct lm_cli *c, int argc, char **argv);
 int volume_cmd_umount(struct lm_cli *c, int argc, char **argv);
 
 #endif
