@@ -180,6 +180,13 @@ int lm_vault_mount_open(const struct lm_mount_opts *o, struct lm_layer **layer,
 	}
 	if (rc == 0)
 		rc = lm_vault_open(vm->st, dfd, t, o->upperdir, &info, keys, &err);
+	/* Until a rekey is done, a hard-linked file's names may be two files
+	 * (each made anew one by one): a write through one would be lost when
+	 * the rekey joins them again. */
+	if (rc == 0 && keys->rekey && !o->ro)
+		rc = lm_errf(&err, -EBUSY,
+			     "%s has an unfinished rekey: finish it (lamina volume rekey) or mount it read-only (-o ro)",
+			     o->upperdir);
 	if (rc == 0)
 		rc = maybe_register(vm->st, o->upperdir, info.uuid, &err);
 	if (rc)
