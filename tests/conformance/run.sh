@@ -344,8 +344,16 @@ run_um_peer() {
 	case "$peer" in
 	laminafs) ln -sf "$LAMINAFS" "$WORK/bin/laminafs"; fuseopt="--fuse=laminafs" ;;
 	laminafs-vault)
-		# The suite mounts with its own options: a wrapper adds the tenant's.
-		printf '#!/bin/sh\nexec %s "$@" -o %s\n' "$LAMINAFS" "$(vault_opts)" > "$WORK/bin/laminafs"
+		# The suite mounts with its own options: a wrapper adds the
+		# tenant's. The suite also writes a "pure upper" file into the
+		# upper directory before it mounts; an encrypted upper starts
+		# empty, so the wrapper moves such files aside and writes them
+		# in through the new mount.
+		{
+			echo '#!/bin/bash'
+			echo "real=$LAMINAFS vopts=$(vault_opts)"
+			cat "$SELF_DIR/vault_wrapper.sh"
+		} > "$WORK/bin/laminafs"
 		chmod 755 "$WORK/bin/laminafs"
 		fuseopt="--fuse=laminafs" ;;
 	laminafs-volume) echo "unionmount: laminafs-volume has no lower layers: not run" >&2; return ;;
