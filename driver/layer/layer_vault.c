@@ -696,7 +696,8 @@ static void seal_block(struct vfile *f, uint64_t i, bool last, const unsigned ch
 
 /* Reads and opens blocks [first, first + n) of a file of K blocks (the last
  * LAST bytes long) into PLAIN (n * VBS bytes). Returns the number of blocks
- * read before the first that fails, or -errno when the first fails. */
+ * read before the first that fails (n: all good), or -errno when the first
+ * fails. */
 static ssize_t read_blocks(struct vfile *f, uint64_t first, uint64_t n, uint64_t k,
 			   size_t last, unsigned char *plain)
 {
@@ -762,16 +763,15 @@ static ssize_t vf_pread(struct lm_file *lf, void *buf, size_t len, off_t off)
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* A block that fails fails the whole read: a short count would read
+	 * as the end of the file (and the kernel would shrink it). The
+	 * kernel reads the good pages again one by one. */
 	got = read_blocks(f, first, n, k, last, plain);
-	if (got < 0) {
-		ret = got;
+	if (got < 0 || (uint64_t)got < n) {
+		ret = got < 0 ? got : -EIO;
 	} else {
-		size_t avail = (size_t)((first + (uint64_t)got) * VBS - (uint64_t)off);
-
-		ret = (ssize_t)(len < avail ? len : avail);
-		memcpy(buf, plain + (uint64_t)off - first * VBS, (size_t)ret);
-		if (ret == 0)
-			ret = -EIO;
+		ret = (ssize_t)len;
+		memcpy(buf, plain + (uint64_t)off - first * VBS, len);
 	}
 	free(plain);
 out:
