@@ -131,6 +131,13 @@ struct lm_layer {
 int lm_layer_dir_open(const char *root, const char *workdir, bool durable,
 		      struct lm_layer **out);
 
+/* Calls @fn for every xattr of PATH in SRC but the overlay-private ones,
+ * with its value (@val borrowed for the call); stops at the first non-zero
+ * return of @fn and returns it. Returns 0 or -errno. */
+int lm_layer_xattr_foreach(struct lm_layer *src, const char *path,
+			   int (*fn)(void *ctx, const char *name, const void *val, size_t len),
+			   void *ctx);
+
 /* The encrypted writable layer (formats in crypt/vault.h). */
 struct lm_vault_info;
 struct lm_vault_keys;

@@ -705,16 +705,15 @@ out:
 	return rc;
 }
 
-/* Copies every non-private xattr of SRC_PATH onto the object at PPATH (a
- * /proc path). Attributes the host refuses (security.*, trusted.* when
- * unprivileged) are skipped: the copy-up must not fail for them. */
-static int copy_xattrs(struct lm_layer *src, const char *src_path, const char *ppath)
+int lm_layer_xattr_foreach(struct lm_layer *src, const char *path,
+			   int (*fn)(void *ctx, const char *name, const void *val, size_t len),
+			   void *ctx)
 {
 	char *list = NULL, *val = NULL;
 	ssize_t len, vlen;
 	int rc = 0;
 
-	len = src->ops->listxattr(src, src_path, NULL, 0);
+	len = src->ops->listxattr(src, path, NULL, 0);
 	if (len <= 0)
 		return 0;
 	list = malloc((size_t)len);
@@ -723,25 +722,31 @@ static int copy_xattrs(struct lm_layer *src, const char *src_path, const char *p
 		rc = -ENOMEM;
 		goto out;
 	}
-	len = src->ops->listxattr(src, src_path, list, (size_t)len);
-	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(list + i) + 1) {
+	len = src->ops->listxattr(src, path, list, (size_t)len);
+	for (ssize_t i = 0; rc == 0 && i < len; i += (ssize_t)strlen(list + i) + 1) {
 		const char *name = list + i;
 
 		if (lm_xattr_is_private(name))
 			continue;
-		vlen = src->ops->getxattr(src, src_path, name, val, XATTR_SIZE_MAX);
-		if (vlen < 0)
-			continue;
-		if (lsetxattr(ppath, name, val, (size_t)vlen, 0) && errno != EPERM &&
-		    errno != ENOTSUP && strncmp(name, "user.", 5) == 0) {
-			rc = -errno;
-			break;
-		}
+		vlen = src->ops->getxattr(src, path, name, val, XATTR_SIZE_MAX);
+		if (vlen >= 0)
+			rc = fn(ctx, name, val, (size_t)vlen);
 	}
 out:
 	free(list);
 	free(val);
 	return rc;
+}
+
+/* Sets one xattr on the object at the /proc path CTX. Attributes the host
+ * refuses (security.*, trusted.* when unprivileged) are skipped: the
+ * copy-up must not fail for them. */
+static int set_copied_xattr(void *ctx, const char *name, const void *val, size_t len)
+{
+	if (lsetxattr(ctx, name, val, len, 0) && errno != EPERM && errno != ENOTSUP &&
+	    strncmp(name, "user.", 5) == 0)
+		return -errno;
+	return 0;
 }
 
 static int make_tmp_obj(struct lm_dirlayer *d, const char *tmp, struct lm_layer *src,
@@ -798,7 +803,7 @@ static int dir_copy_in(struct lm_layer *l, const char *path, struct lm_layer *sr
 		return rc;
 	rc = proc_path(d->workfd, tmp, pp);
 	if (rc == 0)
-		rc = copy_xattrs(src, src_path, pp);
+		rc = lm_layer_xattr_foreach(src, src_path, set_copied_xattr, pp);
 	if (rc == 0 && fchownat(d->workfd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW))
 		rc = -errno;
 	/* chmod after chown: chown clears the set-id bits. */

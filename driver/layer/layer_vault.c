@@ -2057,60 +2057,46 @@ static int copy_data_in(struct lm_vault *v, int fd, const unsigned char *fid, st
 	return rc;
 }
 
-/* Seals every non-private xattr of SRC_PATH onto work object TMP. */
+struct xcopy {
+	struct lm_vault *v;
+	char host[128];                  /* /proc path of the work object */
+};
+
+/* Seals one xattr of a copied-up object onto its work object. Attributes
+ * the host refuses are skipped, as in the dir layer's copy-up. */
+static int seal_copied_xattr(void *ctx, const char *name, const void *val, size_t len)
+{
+	struct xcopy *x = ctx;
+	char hname[XATTR_NAME_MAX + 1];
+	unsigned char ad[LM_AEAD_MAX_AD], *box;
+	size_t adlen;
+	int rc = 0;
+
+	if (len > XATTR_SIZE_MAX - LM_AEAD_OVERHEAD || xname(x->v, &x->v->ks[0], name, hname,
+							     sizeof(hname)))
+		return 0;
+	box = malloc(len + LM_AEAD_OVERHEAD);
+	if (!box)
+		return -ENOMEM;
+	xattr_ad(x->v, hname, ad, &adlen);
+	lm_aead_seal(x->v->ks[0].metakey, box, val, len, ad, adlen);
+	if (lsetxattr(x->host, hname, box, len + LM_AEAD_OVERHEAD, 0) && errno != EPERM &&
+	    errno != ENOTSUP)
+		rc = -errno;
+	free(box);
+	return rc;
+}
+
+/* Seals every non-private xattr of SRC_PATH onto work object TMP (reached
+ * through /proc: the host layer is rooted at the vault, not its work
+ * directory). */
 static int copy_xattrs_in(struct lm_vault *v, const char *tmp, struct lm_layer *src,
 			  const char *src_path)
 {
-	char *list = NULL, *val = NULL, host[128];
-	ssize_t len, vlen;
-	int rc = 0;
+	struct xcopy x = { .v = v };
 
-	len = src->ops->listxattr(src, src_path, NULL, 0);
-	if (len <= 0)
-		return 0;
-	list = malloc((size_t)len);
-	val = malloc(XATTR_SIZE_MAX);
-	if (!list || !val) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	/* The work directory sits beside the root on the host... but the
-	 * host layer is rooted at the vault: reach the work object through
-	 * /proc. */
-	snprintf(host, sizeof(host), "/proc/self/fd/%d/%s", v->workfd, tmp);
-	len = src->ops->listxattr(src, src_path, list, (size_t)len);
-	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(list + i) + 1) {
-		const char *name = list + i;
-		char hname[XATTR_NAME_MAX + 1];
-		unsigned char ad[LM_AEAD_MAX_AD], *box;
-		size_t adlen;
-
-		if (lm_xattr_is_private(name))
-			continue;
-		vlen = src->ops->getxattr(src, src_path, name, val, XATTR_SIZE_MAX);
-		if (vlen < 0 || (size_t)vlen > XATTR_SIZE_MAX - LM_AEAD_OVERHEAD)
-			continue;
-		if (xname(v, &v->ks[0], name, hname, sizeof(hname)))
-			continue;
-		box = malloc((size_t)vlen + LM_AEAD_OVERHEAD);
-		if (!box) {
-			rc = -ENOMEM;
-			break;
-		}
-		xattr_ad(v, hname, ad, &adlen);
-		lm_aead_seal(v->ks[0].metakey, box, (unsigned char *)val, (size_t)vlen, ad, adlen);
-		if (lsetxattr(host, hname, box, (size_t)vlen + LM_AEAD_OVERHEAD, 0) &&
-		    errno != EPERM && errno != ENOTSUP) {
-			rc = -errno;
-			free(box);
-			break;
-		}
-		free(box);
-	}
-out:
-	free(list);
-	free(val);
-	return rc;
+	snprintf(x.host, sizeof(x.host), "/proc/self/fd/%d/%s", v->workfd, tmp);
+	return lm_layer_xattr_foreach(src, src_path, seal_copied_xattr, &x);
 }
 
 static int vault_copy_in(struct lm_layer *l, const char *path, struct lm_layer *src,
