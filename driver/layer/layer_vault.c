@@ -509,6 +509,8 @@ static off_t host_off(uint64_t block)
 }
 
 /* What stat shows of a host object. */
+static off_t link_size(struct lm_vault *v, int dfd, const char *rel);
+
 static void fix_stat(struct lm_vault *v, const char *hostpath, struct stat *st)
 {
 	if (S_ISREG(st->st_mode)) {
@@ -518,11 +520,12 @@ static void fix_stat(struct lm_vault *v, const char *hostpath, struct stat *st)
 		geom(st->st_size, &size, &k, &last);
 		st->st_size = (off_t)size;
 	} else if (S_ISLNK(st->st_mode)) {
-		char buf[PATH_MAX];
-		ssize_t n = v->host->ops->readlink(v->host, hostpath, buf, sizeof(buf));
-		size_t raw = n > 0 ? (size_t)n * 3 / 4 : 0;
+		const char *rel;
+		int dfd;
 
-		st->st_size = raw > LM_AEAD_OVERHEAD ? (off_t)(raw - LM_AEAD_OVERHEAD) : 0;
+		if (lm_layer_dir_at(v->host, hostpath, &dfd, &rel) == 0)
+			st->st_size = link_size(v, dfd, rel);
+		lm_layer_dir_at_release(v->host, dfd);
 	}
 }
 
@@ -1387,62 +1390,131 @@ static int vault_iterate(struct lm_layer *l, const char *dir, lm_iter_fn fn, voi
 
 /* ---- symlinks and xattrs ---- */
 
-/* Opens the sealed target ENC (N bytes) with whichever keys seal it. */
-static ssize_t link_open(struct lm_vault *v, const char *enc, size_t n, char *buf, size_t size,
-			 const struct vkeys **used)
-{
-	unsigned char box[PATH_MAX], ad[16 + sizeof(LINK_AD) - 1], plain[PATH_MAX];
-	ssize_t raw = lm_b64url_decode(box, sizeof(box), enc, n);
+/* A symlink whose sealed target is too long for a host symlink has this
+ * host target, and the sealed target in its XLINK_XATTR xattr. */
+#define XLINK_TARGET "lamina.xlink"
+#define XLINK_XATTR "lamina.link"    /* after "trusted." / "user." */
 
+static void link_ad(const struct lm_vault *v, unsigned char *ad)
+{
 	memcpy(ad, v->uuid, 16);
 	memcpy(ad + 16, LINK_AD, sizeof(LINK_AD) - 1);
-	if (raw < (ssize_t)LM_AEAD_OVERHEAD)
-		return -EIO;
-	for (int i = 0; i < v->nks; i++) {
+}
+#define LINK_AD_LEN (16 + sizeof(LINK_AD) - 1)
+
+/* Reads the sealed target of host symlink REL in DFD into BOX (a buffer
+ * of XATTR_SIZE_MAX bytes). Returns the box's length or -errno. */
+static ssize_t link_box(struct lm_vault *v, int dfd, const char *rel, unsigned char *box)
+{
+	char enc[PATH_MAX], pp[PATH_MAX + 64], name[32];
+	ssize_t n = readlinkat(dfd, rel, enc, sizeof(enc) - 1);
+
+	if (n < 0)
+		return -errno;
+	enc[n] = '\0';
+	if (strcmp(enc, XLINK_TARGET))
+		return lm_b64url_decode(box, XATTR_SIZE_MAX, enc, (size_t)n);
+	snprintf(pp, sizeof(pp), "/proc/self/fd/%d/%s", dfd, rel);
+	snprintf(name, sizeof(name), "%s%s", v->xns, XLINK_XATTR);
+	n = lgetxattr(pp, name, box, XATTR_SIZE_MAX);
+	return n < 0 ? -EIO : n;
+}
+
+/* Opens the target of host symlink REL in DFD into BUF (SIZE bytes, not
+ * NUL-ended) with whichever keys seal it. Returns its length, or -EIO. */
+static ssize_t link_read(struct lm_vault *v, int dfd, const char *rel, char *buf, size_t size)
+{
+	unsigned char *box = malloc(XATTR_SIZE_MAX), *plain = malloc(XATTR_SIZE_MAX);
+	unsigned char ad[LINK_AD_LEN];
+	ssize_t raw = box && plain ? link_box(v, dfd, rel, box) : -ENOMEM, ret = -EIO;
+
+	link_ad(v, ad);
+	for (int i = 0; raw >= (ssize_t)LM_AEAD_OVERHEAD && i < v->nks; i++) {
 		if (lm_aead_open(v->ks[i].metakey, plain, box, (size_t)raw, ad, sizeof(ad)))
 			continue;
-		ssize_t len = raw - (ssize_t)LM_AEAD_OVERHEAD;
-
-		if ((size_t)len > size)
-			len = (ssize_t)size;
-		memcpy(buf, plain, (size_t)len);
-		if (used)
-			*used = &v->ks[i];
-		return len;
+		ret = raw - (ssize_t)LM_AEAD_OVERHEAD;
+		if ((size_t)ret > size)
+			ret = (ssize_t)size;
+		memcpy(buf, plain, (size_t)ret);
+		break;
 	}
-	return -EIO;
+	if (raw == -ENOMEM)
+		ret = -ENOMEM;
+	free(box);
+	free(plain);
+	return ret;
+}
+
+/* The plaintext length of host symlink REL in DFD's target. */
+static off_t link_size(struct lm_vault *v, int dfd, const char *rel)
+{
+	char enc[PATH_MAX], pp[PATH_MAX + 64], name[32];
+	ssize_t n = readlinkat(dfd, rel, enc, sizeof(enc) - 1), raw;
+
+	if (n < 0)
+		return 0;
+	enc[n] = '\0';
+	if (strcmp(enc, XLINK_TARGET)) {
+		raw = n * 3 / 4;
+	} else {
+		snprintf(pp, sizeof(pp), "/proc/self/fd/%d/%s", dfd, rel);
+		snprintf(name, sizeof(name), "%s%s", v->xns, XLINK_XATTR);
+		raw = lgetxattr(pp, name, NULL, 0);
+	}
+	return raw > (ssize_t)LM_AEAD_OVERHEAD ? (off_t)(raw - (ssize_t)LM_AEAD_OVERHEAD) : 0;
+}
+
+/* Makes host symlink REL in DFD holding TARGET sealed: in the host target,
+ * or, too long for that (over 3,030 bytes), in an xattr of the symlink
+ * (-ENAMETOOLONG where the host takes no such xattr on a symlink). */
+static int link_make(struct lm_vault *v, int dfd, const char *rel, const char *target)
+{
+	size_t len = strlen(target), blen = len + LM_AEAD_OVERHEAD;
+	unsigned char ad[LINK_AD_LEN], *box;
+	char enc[PATH_MAX], pp[PATH_MAX + 64], name[32];
+	int rc = 0;
+
+	if (len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	box = malloc(blen);
+	if (!box)
+		return -ENOMEM;
+	link_ad(v, ad);
+	lm_aead_seal(v->ks[0].metakey, box, (const unsigned char *)target, len, ad, sizeof(ad));
+	if (lm_b64url_encode(enc, sizeof(enc), box, blen) >= 0) {
+		rc = symlinkat(enc, dfd, rel) ? -errno : 0;
+	} else if (symlinkat(XLINK_TARGET, dfd, rel)) {
+		rc = -errno;
+	} else {
+		snprintf(pp, sizeof(pp), "/proc/self/fd/%d/%s", dfd, rel);
+		snprintf(name, sizeof(name), "%s%s", v->xns, XLINK_XATTR);
+		if (lsetxattr(pp, name, box, blen, 0)) {
+			/* No xattr on a symlink here (unprivileged), or none that
+			 * large (ext4 keeps an inode's xattrs in one block). */
+			rc = errno == EPERM || errno == ENOTSUP || errno == ENOSPC ||
+			     errno == E2BIG || errno == ERANGE ? -ENAMETOOLONG : -errno;
+			unlinkat(dfd, rel, 0);
+		}
+	}
+	free(box);
+	return rc;
 }
 
 static ssize_t vault_readlink(struct lm_layer *l, const char *path, char *buf, size_t size)
 {
 	struct lm_vault *v = VL(l);
-	char enc[PATH_MAX];
+	const char *rel;
 	ssize_t n;
+	int dfd;
 
 	VPATH(p, v, path);
-	n = v->host->ops->readlink(v->host, p->host, enc, sizeof(enc) - 1);
-	if (n < 0)
-		return n;
-	n = link_open(v, enc, (size_t)n, buf, size, NULL);
-	if (n < 0)
+	n = lm_layer_dir_at(v->host, p->host, &dfd, &rel);
+	if (n == 0)
+		n = link_read(v, dfd, rel, buf, size);
+	lm_layer_dir_at_release(v->host, dfd);
+	if (n == -EIO)
 		vreport(v, path, "symlink target does not authenticate", -1);
 	return n;
-}
-
-/* The longest target a host symlink can carry sealed. */
-#define LINK_MAX_PLAIN ((PATH_MAX - 1) * 3 / 4 - LM_AEAD_OVERHEAD)
-
-static int seal_link(struct lm_vault *v, const char *target, char *enc, size_t size)
-{
-	size_t len = strlen(target);
-	unsigned char box[PATH_MAX], ad[16 + sizeof(LINK_AD) - 1];
-
-	if (len > LINK_MAX_PLAIN)
-		return -ENAMETOOLONG;
-	memcpy(ad, v->uuid, 16);
-	memcpy(ad + 16, LINK_AD, sizeof(LINK_AD) - 1);
-	lm_aead_seal(v->ks[0].metakey, box, (const unsigned char *)target, len, ad, sizeof(ad));
-	return lm_b64url_encode(enc, size, box, len + LM_AEAD_OVERHEAD) < 0 ? -ENAMETOOLONG : 0;
 }
 
 /* The host xattr name for NAME sealed with keys K. */
@@ -1706,15 +1778,21 @@ static int vault_symlink(struct lm_layer *l, const char *target, const char *pat
 			 uid_t uid, gid_t gid)
 {
 	struct lm_vault *v = VL(l);
-	char enc[PATH_MAX];
-	int rc = seal_link(v, target, enc, sizeof(enc));
+	const char *rel;
+	int dfd, rc;
 
-	if (rc)
-		return rc;
 	VPATH(p, v, path);
 	rc = side_write(v, p);
 	if (rc == 0)
-		rc = v->host->ops->symlink(v->host, enc, p->host, uid, gid);
+		rc = lm_layer_dir_at(v->host, p->host, &dfd, &rel);
+	if (rc == 0)
+		rc = link_make(v, dfd, rel, target);
+	if (rc == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(dfd, rel, uid, gid, AT_SYMLINK_NOFOLLOW)) {
+		rc = -errno;
+		unlinkat(dfd, rel, 0);
+	}
+	lm_layer_dir_at_release(v->host, dfd);
 	if (rc)
 		side_drop(v, p);
 	return rc;
@@ -2118,15 +2196,13 @@ static int vault_copy_in(struct lm_layer *l, const char *path, struct lm_layer *
 		rc = new_dir(v, tmp, 0700, (uid_t)-1, (gid_t)-1);
 		break;
 	case S_IFLNK: {
-		char target[PATH_MAX], enc[PATH_MAX];
+		char target[PATH_MAX];
 		ssize_t n = src->ops->readlink(src, src_path, target, sizeof(target) - 1);
 
 		if (n < 0)
 			return (int)n;
 		target[n] = '\0';
-		rc = seal_link(v, target, enc, sizeof(enc));
-		if (rc == 0 && symlinkat(enc, v->workfd, tmp))
-			rc = -errno;
+		rc = link_make(v, v->workfd, tmp, target);
 		break;
 	}
 	case S_IFREG: {
@@ -2365,16 +2441,13 @@ static int rk_copy(struct rk *rk, int dfd, const char *hname, const char *newc,
 		rk->p.bytes += (uint64_t)st->st_size;
 		break;
 	case S_IFLNK: {
-		char enc[PATH_MAX], target[PATH_MAX];
-		ssize_t n = readlinkat(dfd, hname, enc, sizeof(enc) - 1);
+		char target[PATH_MAX];
+		ssize_t n = link_read(v, dfd, hname, target, sizeof(target) - 1);
 
-		n = n < 0 ? -errno : link_open(v, enc, (size_t)n, target, sizeof(target) - 1, NULL);
 		if (n < 0)
 			return (int)n;
 		target[n] = '\0';
-		rc = seal_link(v, target, enc, sizeof(enc));
-		if (rc == 0 && symlinkat(enc, v->workfd, tmp))
-			rc = -errno;
+		rc = link_make(v, v->workfd, tmp, target);
 		break;
 	}
 	default:

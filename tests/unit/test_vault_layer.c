@@ -439,6 +439,33 @@ static void test_names(struct lm_layer *l)
 	CHECK(memcmp(target, "marker-target/x", 15) == 0);
 	CHECK_RC(l->ops->getattr(l, "secretname-link", &st), 0);
 	CHECK_RC(st.st_size, 15);
+	{
+		/* A target too long for a host symlink once sealed: kept in
+		 * an xattr of the host symlink where the host takes one that
+		 * large (not ext4: its xattrs fit in one block). */
+		char big[4096], got[4096];
+		int rc;
+
+		memset(big, 'T', 4095);
+		big[4095] = 0;
+		rc = l->ops->symlink(l, big, "biglink", -1, -1);
+		CHECK(rc == 0 || rc == -ENAMETOOLONG);
+		if (rc == 0) {
+			CHECK_RC(l->ops->readlink(l, "biglink", got, sizeof(got)), 4095);
+			CHECK(memcmp(got, big, 4095) == 0);
+			CHECK_RC(l->ops->getattr(l, "biglink", &st), 0);
+			CHECK_RC(st.st_size, 4095);
+			CHECK_RC(l->ops->unlink(l, "biglink"), 0);
+		}
+		/* 3,300 bytes fit an xattr on any host. */
+		big[3300] = 0;
+		CHECK_RC(l->ops->symlink(l, big, "biglink", -1, -1), 0);
+		CHECK_RC(l->ops->readlink(l, "biglink", got, sizeof(got)), 3300);
+		CHECK(memcmp(got, big, 3300) == 0);
+		CHECK_RC(l->ops->getattr(l, "biglink", &st), 0);
+		CHECK_RC(st.st_size, 3300);
+		CHECK_RC(l->ops->unlink(l, "biglink"), 0);
+	}
 	CHECK_RC(l->ops->setxattr(l, "secretname-dir/file", "user.marker", "marker-value", 12, 0), 0);
 	CHECK_RC(l->ops->getxattr(l, "secretname-dir/file", "user.marker", val, sizeof(val)), 12);
 	CHECK(memcmp(val, "marker-value", 12) == 0);
@@ -497,6 +524,12 @@ static void check_tree(struct lm_layer *l, const char *longname, bool complete)
 	CHECK_RC(read_block(l, longname, 0, 'L'), 0);
 	CHECK_RC(l->ops->readlink(l, "d1/link", buf, sizeof(buf)), 6);
 	CHECK(memcmp(buf, "target", 6) == 0);
+	{
+		char big[4096];
+
+		CHECK_RC(l->ops->readlink(l, "d1/biglink", big, sizeof(big)), 3500);
+		CHECK(big[0] == 'B' && big[3499] == 'B');
+	}
 	CHECK_RC(l->ops->getxattr(l, "d1", "user.k", buf, sizeof(buf)), 3);
 	CHECK_RC(l->ops->getxattr(l, "gen1", "user.k", buf, sizeof(buf)), 3);
 	CHECK_RC(l->ops->getxattr(l, ".", "user.root", buf, sizeof(buf)), 1);
@@ -526,6 +559,13 @@ static void test_rekey(void)
 	write_file(l, longname, 'L', 100);
 	CHECK_RC(l->ops->link(l, "d1/in", "d1/hard"), 0);
 	CHECK_RC(l->ops->symlink(l, "target", "d1/link", -1, -1), 0);
+	{
+		char big[4096];
+
+		memset(big, 'B', 3500);
+		big[3500] = 0;
+		CHECK_RC(l->ops->symlink(l, big, "d1/biglink", -1, -1), 0);
+	}
 	CHECK_RC(l->ops->setxattr(l, "d1", "user.k", "vvv", 3, 0), 0);
 	CHECK_RC(l->ops->setxattr(l, "gen1", "user.k", "fff", 3, 0), 0);
 	CHECK_RC(l->ops->setxattr(l, ".", "user.root", "r", 1, 0), 0);
