@@ -1197,26 +1197,30 @@ static void tmp_name(struct lm_vault *v, char *out, size_t size)
 
 /* Creates a new empty vault file in the work directory: header and an
  * empty last block. Returns the descriptor (read-write) or -errno. */
-static int new_file(struct lm_vault *v, const char *tmp, mode_t mode, uid_t uid, gid_t gid,
-		    const unsigned char *owner, unsigned char *fid_out)
+/* Creates a new empty vault file REL in directory DFD: header and an
+ * empty last block, written at once. Returns the descriptor (read-write)
+ * or -errno (nothing left behind). A crash before the header is written
+ * leaves an empty host file, which reads as EIO (as it would after a crash
+ * with a temporary file renamed into place but not synced). */
+static int new_file(struct lm_vault *v, int dfd, const char *rel, mode_t mode, uid_t uid,
+		    gid_t gid, const unsigned char *owner, unsigned char *fid_out)
 {
+	unsigned char buf[VHEAD + LM_AEAD_OVERHEAD], none[1] = { 0 };
 	struct lm_vault_file_disk h;
-	unsigned char box[LM_AEAD_OVERHEAD], none[1] = { 0 };
 	struct vfile f = { .v = v };
 	int fd, rc;
 
-	fd = openat(v->workfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+	fd = openat(dfd, rel, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
 	if (fd < 0)
 		return -errno;
 	header_init(&h, &v->ks[0], owner);
 	memcpy(f.fid, h.file_id, LM_VAULT_FILE_ID);
 	rc = file_key(v, &v->ks[0], f.fid, &f.key);
 	if (rc == 0) {
-		seal_block(&f, 0, true, none, 0, box);
+		memcpy(buf, &h, sizeof(h));
+		seal_block(&f, 0, true, none, 0, buf + VHEAD);
 		lm_aead_key_free(f.key);
-		if (pwrite(fd, &h, sizeof(h), 0) != sizeof(h) ||
-		    pwrite(fd, box, sizeof(box), VHEAD) != sizeof(box))
-			rc = -EIO;
+		rc = pwrite_all(fd, buf, sizeof(buf), 0);
 	}
 	if (rc == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid))
 		rc = -errno;
@@ -1225,7 +1229,7 @@ static int new_file(struct lm_vault *v, const char *tmp, mode_t mode, uid_t uid,
 		rc = -errno;
 	if (rc) {
 		close(fd);
-		unlinkat(v->workfd, tmp, 0);
+		unlinkat(dfd, rel, 0);
 		return rc;
 	}
 	if (fid_out)
@@ -1244,24 +1248,23 @@ static int vault_open(struct lm_layer *l, const char *path, int flags, mode_t mo
 
 	if (flags & O_CREAT) {
 		unsigned char owner[LM_VAULT_OWNER];
-		char tmp[64];
+		const char *rel;
+		int dfd = -1;
 
 		if (!p->name)
 			return -EISDIR;
-		tmp_name(v, tmp, sizeof(tmp));
 		owner_tag(&v->ks[0], p->pdirid, p->name, p->namelen, owner);
-		fd = new_file(v, tmp, mode, uid, gid, owner, NULL);
-		if (fd < 0)
-			return fd;
 		rc = side_write(v, p);
 		if (rc == 0)
-			rc = host_place(v, tmp, p->host);
-		if (rc == 0)
+			rc = lm_layer_dir_at(v->host, p->host, &dfd, &rel);
+		fd = rc ? rc : new_file(v, dfd, rel, mode, uid, gid, owner, NULL);
+		lm_layer_dir_at_release(v->host, dfd);
+		if (fd >= 0)
 			return vfile_wrap(v, fd, path, &e, flags, out);
-		close(fd);
-		unlinkat(v->workfd, tmp, 0);
-		if (rc != -EEXIST || (flags & O_EXCL))
-			return rc;
+		if (fd != -EEXIST || (flags & O_EXCL)) {
+			side_drop(v, p);
+			return fd;
+		}
 		/* Someone made it first: open theirs. */
 	}
 	fd = host_openat(v, p->host, O_RDWR, 0);
@@ -2209,7 +2212,7 @@ static int vault_copy_in(struct lm_layer *l, const char *path, struct lm_layer *
 		struct lm_file *sf;
 
 		owner_tag(&v->ks[0], p->pdirid, p->name, p->namelen, owner);
-		fd = new_file(v, tmp, 0600, (uid_t)-1, (gid_t)-1, owner, fid);
+		fd = new_file(v, v->workfd, tmp, 0600, (uid_t)-1, (gid_t)-1, owner, fid);
 		if (fd < 0)
 			return fd;
 		rc = src->ops->open(src, src_path, O_RDONLY, 0, (uid_t)-1, (gid_t)-1, &sf);
@@ -2369,7 +2372,7 @@ static int rk_file(struct lm_vault *v, int dfd, const char *rel, const struct st
 	if (rc)
 		return rc;
 	owner_tag(&v->ks[0], dirid, name, strlen(name), owner);
-	fd = new_file(v, tmp, 0600, (uid_t)-1, (gid_t)-1, owner, fid);
+	fd = new_file(v, v->workfd, tmp, 0600, (uid_t)-1, (gid_t)-1, owner, fid);
 	if (fd < 0) {
 		old->ops->close(old);
 		return fd;
