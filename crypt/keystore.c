@@ -721,51 +721,15 @@ void lm_tenant_info_release(struct lm_tenant_info *info)
 	info->nversions = 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int lm_tenant_list(struct lm_store *st, char ***names, size_t *n,
 		   struct lm_err *err)
 {
-	char **v = NULL, **tmp;
-	size_t cnt = 0;
-	struct dirent *de;
-	int fd = lm_store_dir(st, "keys", false);
-	DIR *d;
+	int rc = lm_store_names(st, "keys", true, names, n);
 
-	*names = NULL;
-	*n = 0;
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		int rc = fd < 0 ? fd : -errno;
-
-		if (fd >= 0)
-			close(fd);
+	if (rc == -ENOMEM)
+		return lm_errf(err, rc, "out of memory");
+	if (rc)
 		return lm_errf(err, rc, "cannot read %s/keys: %s", st->path,
 			       strerror(-rc));
-	}
-	while ((de = readdir(d))) {
-		if (!lm_tenant_name_valid(de->d_name) ||
-		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
-			continue;
-		tmp = realloc(v, (cnt + 1) * sizeof(*v));
-		if (!tmp || !(tmp[cnt] = strdup(de->d_name))) {
-			v = tmp ? tmp : v;
-			for (size_t i = 0; i < cnt; i++)
-				free(v[i]);
-			free(v);
-			closedir(d);
-			return lm_errf(err, -ENOMEM, "out of memory");
-		}
-		v = tmp;
-		cnt++;
-	}
-	closedir(d);
-	qsort(v, cnt, sizeof(*v), cmp_str);
-	*names = v;
-	*n = cnt;
 	return 0;
 }

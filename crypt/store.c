@@ -174,14 +174,12 @@ int lm_store_dir(struct lm_store *st, const char *rel, bool create)
 	return fd >= 0 ? fd : -errno;
 }
 
-int lm_store_scan_dir(struct lm_store *st, const struct lm_container_ops *ops,
-		      const char *dir, const char *suffix, lm_container_fn fn,
-		      void *arg)
+int lm_store_foreach_entry(struct lm_store *st, const char *rel, lm_dirent_fn fn,
+			   void *arg)
 {
-	size_t slen = strlen(suffix);
+	int fd = lm_store_dir(st, rel, false), rc = 0;
 	struct dirent *de;
 	DIR *d;
-	int fd = lm_store_dir(st, dir, false), rc = 0;
 
 	if (fd == -ENOENT)
 		return 0;
@@ -194,14 +192,7 @@ int lm_store_scan_dir(struct lm_store *st, const struct lm_container_ops *ops,
 		return rc;
 	}
 	while ((errno = 0, de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-
-		if (de->d_name[0] == '.' || n <= slen ||
-		    strcmp(de->d_name + n - slen, suffix))
-			continue;
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-			continue;
-		rc = fn(ops, dir, de->d_name, arg);
+		rc = fn(dirfd(d), de, arg);
 		if (rc)
 			break;
 	}
@@ -209,6 +200,98 @@ int lm_store_scan_dir(struct lm_store *st, const struct lm_container_ops *ops,
 		rc = -errno;
 	closedir(d);
 	return rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void lm_store_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+struct name_list {
+	bool dirs_only;
+	char **v;
+	size_t n, cap;
+};
+
+static int name_add(int dirfd, const struct dirent *de, void *arg)
+{
+	struct name_list *l = arg;
+	char **tmp;
+
+	(void)dirfd;
+	if (!lm_tenant_name_valid(de->d_name) ||
+	    (l->dirs_only && de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+
+		tmp = realloc(l->v, cap * sizeof(*l->v));
+		if (!tmp)
+			return -ENOMEM;
+		l->v = tmp;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n] = strdup(de->d_name)))
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+int lm_store_names(struct lm_store *st, const char *rel, bool dirs_only,
+		   char ***names, size_t *n)
+{
+	struct name_list l = { .dirs_only = dirs_only };
+	int rc = lm_store_foreach_entry(st, rel, name_add, &l);
+
+	*names = NULL;
+	*n = 0;
+	if (rc) {
+		lm_store_names_free(l.v, l.n);
+		return rc;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), name_cmp);
+	*names = l.v;
+	*n = l.n;
+	return 0;
+}
+
+/* What lm_store_scan_dir passes on to each entry. */
+struct scan_dir {
+	const struct lm_container_ops *ops;
+	const char *dir, *suffix;
+	lm_container_fn fn;
+	void *arg;
+};
+
+static int scan_dir_one(int dirfd, const struct dirent *de, void *arg)
+{
+	const struct scan_dir *sd = arg;
+	size_t n = strlen(de->d_name), slen = strlen(sd->suffix);
+
+	(void)dirfd;
+	if (de->d_name[0] == '.' || n <= slen ||
+	    strcmp(de->d_name + n - slen, sd->suffix))
+		return 0;
+	if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+		return 0;
+	return sd->fn(sd->ops, sd->dir, de->d_name, sd->arg);
+}
+
+int lm_store_scan_dir(struct lm_store *st, const struct lm_container_ops *ops,
+		      const char *dir, const char *suffix, lm_container_fn fn,
+		      void *arg)
+{
+	struct scan_dir sd = { ops, dir, suffix, fn, arg };
+
+	return lm_store_foreach_entry(st, dir, scan_dir_one, &sd);
 }
 
 int lm_store_foreach_container(struct lm_store *st, lm_container_fn fn, void *arg)

@@ -17,6 +17,7 @@
 #ifndef LM_STORE_H
 #define LM_STORE_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -52,6 +53,25 @@ void lm_store_unlock(struct lm_store *st);
  * is and never created. The last component is never a symlink. Returns a
  * descriptor (caller closes) or -errno. */
 int lm_store_dir(struct lm_store *st, const char *rel, bool create);
+
+/* Calls @fn for every entry of store directory @rel (or an absolute
+ * path, as lm_store_dir; never created): @dirfd is the directory, @de the
+ * entry, both borrowed for the call. Every entry is passed, "." and ".."
+ * too: @fn filters. Stops at the first non-zero return of @fn and returns
+ * it. A missing @rel has no entries. Returns 0, @fn's return, or -errno
+ * when @rel cannot be read. */
+typedef int (*lm_dirent_fn)(int dirfd, const struct dirent *de, void *arg);
+int lm_store_foreach_entry(struct lm_store *st, const char *rel, lm_dirent_fn fn,
+			   void *arg);
+
+/* The names in store directory @rel that are valid names by
+ * lm_tenant_name_valid (so never "." or a hidden leftover), only the
+ * subdirectories with @dirs_only, sorted by strcmp. *names (each name and
+ * the array) is the caller's: lm_store_names_free frees both. A missing
+ * @rel lists nothing. Returns 0, or -errno and no names. */
+int lm_store_names(struct lm_store *st, const char *rel, bool dirs_only,
+		   char ***names, size_t *n);
+void lm_store_names_free(char **names, size_t n);
 
 /* One kind of file that holds a key block. */
 struct lm_container_ops {

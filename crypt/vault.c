@@ -198,9 +198,12 @@ static void vault_unlock(struct lm_store *st, bool took)
 		lm_store_unlock(st);
 }
 
-/* Refuses to wrap under @t's newest KEK when the tenant has been rotated
- * since @t was opened: that version is retired (or about to be), and a
- * key block under it alone would be unreadable. Store lock held. */
+/* The start of a change that wraps a data key, store lock held: the audit
+ * log must verify (the change is recorded there), and @t's newest KEK is
+ * returned (borrowed from @t). Refuses to wrap under it when the tenant
+ * has been rotated since @t was opened: that version is retired (or about
+ * to be), and a key block under it alone would be unreadable. NULL with
+ * *rc (and @err) set on any refusal. */
 static const struct lm_kek *vault_current_kek(struct lm_store *st,
 					      const struct lm_tenant *t, int *rc,
 					      struct lm_err *err)
@@ -209,6 +212,9 @@ static const struct lm_kek *vault_current_kek(struct lm_store *st,
 	const struct lm_kek *keks;
 	size_t n;
 
+	*rc = lm_audit_check(st, err);
+	if (*rc)
+		return NULL;
 	keks = lm_tenant_keks(t, &n);
 	if (!n) {
 		*rc = lm_errf(err, -ENOKEY, "tenant %s has no active key version",
@@ -287,10 +293,8 @@ static int vault_create_locked(struct lm_store *st, int dirfd,
 	const struct lm_kek *kek;
 	struct lm_keyblock kb;
 	ssize_t n;
-	int rc = lm_audit_check(st, err);
+	int rc;
 
-	if (rc)
-		return rc;
 	kek = vault_current_kek(st, t, &rc, err);
 	if (!kek)
 		return rc;
@@ -545,6 +549,40 @@ static int vault_rewrite_mac(int dirfd, unsigned char *buf, size_t len,
 	return rc ? rc : lm_file_replace(dirfd, LM_VAULT_HEADER_NAME, buf, len);
 }
 
+/* Records a step of the rekey of vault @uuid (16 bytes), @detail saying
+ * which, in the audit log. Returns 0 or -errno (message in @err). */
+static int rekey_audit(struct lm_store *st, const struct lm_tenant *t,
+		       const unsigned char *uuid, const char *detail,
+		       struct lm_err *err)
+{
+	char hex[33];
+
+	lm_crypt_hex(hex, uuid, 16);
+	return lm_audit_append(st, "vault.rekey", lm_tenant_name(t), hex, 0, detail, err);
+}
+
+/* A step of a rekey, run with the store lock held. */
+typedef int (*rekey_step_fn)(struct lm_store *st, int dirfd, const struct lm_tenant *t,
+			     struct lm_vault_info *info, struct lm_vault_keys *keys,
+			     struct lm_err *err);
+
+/* Runs @step under the store lock (taken here unless the caller already
+ * holds it, and then left held). Returns what @step returns, or the
+ * error of taking the lock. */
+static int rekey_locked(rekey_step_fn step, struct lm_store *st, int dirfd,
+			const struct lm_tenant *t, struct lm_vault_info *info,
+			struct lm_vault_keys *keys, struct lm_err *err)
+{
+	bool took;
+	int rc = vault_lock(st, &took, err);
+
+	if (rc)
+		return rc;
+	rc = step(st, dirfd, t, info, keys, err);
+	vault_unlock(st, took);
+	return rc;
+}
+
 static int rekey_begin_locked(struct lm_store *st, int dirfd,
 			      const struct lm_tenant *t, struct lm_vault_info *info,
 			      struct lm_vault_keys *keys, struct lm_err *err)
@@ -553,7 +591,7 @@ static int rekey_begin_locked(struct lm_store *st, int dirfd,
 	struct lm_vault_info cur;
 	unsigned char *buf;
 	size_t len, kblen;
-	char hex[33], detail[96];
+	char detail[96];
 	int rc = lm_audit_check(st, err);
 
 	if (!rc)
@@ -586,8 +624,7 @@ static int rekey_begin_locked(struct lm_store *st, int dirfd,
 	lm_vault_decode(buf, len, info, NULL, NULL);
 	snprintf(detail, sizeof(detail), "rekey begun: generation %u to %u",
 		 (unsigned)cur.generation, (unsigned)keys->next_generation);
-	lm_crypt_hex(hex, info->uuid, sizeof(info->uuid));
-	rc = lm_audit_append(st, "vault.rekey", lm_tenant_name(t), hex, 0, detail, err);
+	rc = rekey_audit(st, t, info->uuid, detail, err);
 out_free:
 	free(buf);
 	return rc;
@@ -597,17 +634,9 @@ int lm_vault_rekey_begin(struct lm_store *st, int dirfd, const struct lm_tenant 
 			 struct lm_vault_info *info, struct lm_vault_keys *keys,
 			 struct lm_err *err)
 {
-	bool took;
-	int rc;
-
 	if (keys->rekey)
 		return 0; /* resumed: lm_vault_open opened the box */
-	rc = vault_lock(st, &took, err);
-	if (rc)
-		return rc;
-	rc = rekey_begin_locked(st, dirfd, t, info, keys, err);
-	vault_unlock(st, took);
-	return rc;
+	return rekey_locked(rekey_begin_locked, st, dirfd, t, info, keys, err);
 }
 
 static int rekey_finish_locked(struct lm_store *st, int dirfd,
@@ -619,13 +648,11 @@ static int rekey_finish_locked(struct lm_store *st, int dirfd,
 	const struct lm_kek *kek;
 	struct lm_vault_info cur;
 	struct lm_keyblock kb;
-	char hex[33], detail[96];
+	char detail[96];
 	size_t len, kblen;
 	ssize_t n;
-	int rc = lm_audit_check(st, err);
+	int rc;
 
-	if (rc)
-		return rc;
 	kek = vault_current_kek(st, t, &rc, err);
 	if (!kek)
 		return rc;
@@ -662,10 +689,9 @@ static int rekey_finish_locked(struct lm_store *st, int dirfd,
 	keys->next_generation = 0;
 	keys->rekey = false;
 	lm_vault_decode(out, (size_t)n, info, NULL, NULL);
-	lm_crypt_hex(hex, cur.uuid, 16);
 	snprintf(detail, sizeof(detail), "rekey finished: generation %u, key version v%u",
 		 (unsigned)keys->generation, (unsigned)kek->version);
-	rc = lm_audit_append(st, "vault.rekey", lm_tenant_name(t), hex, 0, detail, err);
+	rc = rekey_audit(st, t, cur.uuid, detail, err);
 out_free:
 	free(buf);
 	return rc;
@@ -675,15 +701,7 @@ int lm_vault_rekey_finish(struct lm_store *st, int dirfd, const struct lm_tenant
 			  struct lm_vault_info *info, struct lm_vault_keys *keys,
 			  struct lm_err *err)
 {
-	bool took;
-	int rc;
-
 	if (!keys->rekey)
 		return lm_errf(err, -EINVAL, "no rekey is in progress on this vault");
-	rc = vault_lock(st, &took, err);
-	if (rc)
-		return rc;
-	rc = rekey_finish_locked(st, dirfd, t, info, keys, err);
-	vault_unlock(st, took);
-	return rc;
+	return rekey_locked(rekey_finish_locked, st, dirfd, t, info, keys, err);
 }

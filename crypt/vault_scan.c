@@ -103,50 +103,37 @@ static int vault_rebuild(const unsigned char *old, size_t oldlen, size_t kboff,
 	return 0;
 }
 
-/* Every volumes/<name>/lamina.vault. */
-static int scan_volumes(struct lm_store *st, lm_container_fn fn, void *arg,
-			struct vault_seen *seen)
+/* What the scans pass on to each directory entry. */
+struct vault_scan_ctx {
+	lm_container_fn fn;
+	void *arg;
+	struct vault_seen *seen;
+};
+
+/* volumes/<name>/lamina.vault, for entry @de of volumes/. */
+static int scan_one_volume(int dirfd, const struct dirent *de, void *arg)
 {
 	char rel[sizeof(VOLUMES_DIR) + NAME_MAX + sizeof(LM_VAULT_HEADER_NAME) + 2];
-	struct dirent *de;
+	struct vault_scan_ctx *sc = arg;
 	struct stat sb;
-	DIR *d;
-	int fd = lm_store_dir(st, VOLUMES_DIR, false), rc = 0;
+	int rc;
 
-	if (fd == -ENOENT)
+	if (de->d_name[0] == '.' ||
+	    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 		return 0;
-	if (fd < 0)
-		return fd;
-	d = fdopendir(fd);
-	if (!d) {
-		rc = -errno;
-		close(fd);
+	/* Never a symlink: rotation opens it without following. */
+	if (fstatat(dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(sb.st_mode))
+		return 0;
+	snprintf(rel, sizeof(rel), "%s/" LM_VAULT_HEADER_NAME, de->d_name);
+	if (fstatat(dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(sb.st_mode))
+		return 0;
+	rc = seen_add(sc->seen, &sb);
+	if (rc)
 		return rc;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		if (de->d_name[0] == '.' ||
-		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
-			continue;
-		/* Never a symlink: rotation opens it without following. */
-		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(sb.st_mode))
-			continue;
-		snprintf(rel, sizeof(rel), "%s/" LM_VAULT_HEADER_NAME, de->d_name);
-		if (fstatat(dirfd(d), rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(sb.st_mode))
-			continue;
-		rc = seen_add(seen, &sb);
-		if (rc)
-			break;
-		snprintf(rel, sizeof(rel), VOLUMES_DIR "/%s", de->d_name);
-		rc = fn(&lm_vault_container_ops, rel, LM_VAULT_HEADER_NAME, arg);
-		if (rc)
-			break;
-	}
-	if (!de && errno && !rc)
-		rc = -errno;
-	closedir(d);
-	return rc;
+	snprintf(rel, sizeof(rel), VOLUMES_DIR "/%s", de->d_name);
+	return sc->fn(&lm_vault_container_ops, rel, LM_VAULT_HEADER_NAME, sc->arg);
 }
 
 /* "<32 hex>.path" -> uuid; false for any other name. */
@@ -181,11 +168,12 @@ static bool reg_path(const unsigned char *buf, size_t len, char *path)
 	return true;
 }
 
-/* Calls @fn for the registered vault of record @name, if it is still
+/* Calls @fn for the registered vault of registry entry @de, if it is still
  * there with the record's uuid and was not yielded from volumes/. */
-static int scan_one_registered(int regfd, const char *name, lm_container_fn fn,
-			       void *arg, const struct vault_seen *seen)
+static int scan_one_registered(int regfd, const struct dirent *de, void *arg)
 {
+	const struct vault_scan_ctx *sc = arg;
+	const char *name = de->d_name;
 	unsigned char uuid[16], *buf;
 	char path[PATH_MAX];
 	struct lm_vault_info info;
@@ -193,7 +181,8 @@ static int scan_one_registered(int regfd, const char *name, lm_container_fn fn,
 	size_t len;
 	int vfd, rc;
 
-	if (!reg_name_uuid(name, uuid) ||
+	if ((de->d_type != DT_REG && de->d_type != DT_UNKNOWN) ||
+	    !reg_name_uuid(name, uuid) ||
 	    lm_file_read(regfd, name, PATH_MAX, &buf, &len))
 		return 0;
 	rc = reg_path(buf, len, path);
@@ -204,53 +193,25 @@ static int scan_one_registered(int regfd, const char *name, lm_container_fn fn,
 	if (vfd < 0)
 		return 0;
 	rc = fstatat(vfd, LM_VAULT_HEADER_NAME, &sb, AT_SYMLINK_NOFOLLOW);
-	if (rc == 0 && S_ISREG(sb.st_mode) && !seen_has(seen, &sb) &&
+	if (rc == 0 && S_ISREG(sb.st_mode) && !seen_has(sc->seen, &sb) &&
 	    lm_vault_read(vfd, path, &info, NULL) == 0 &&
 	    !memcmp(info.uuid, uuid, sizeof(uuid))) {
 		close(vfd);
-		return fn(&lm_vault_container_ops, path, LM_VAULT_HEADER_NAME, arg);
+		return sc->fn(&lm_vault_container_ops, path, LM_VAULT_HEADER_NAME, sc->arg);
 	}
 	close(vfd);
 	return 0;
 }
 
-static int scan_registered(struct lm_store *st, lm_container_fn fn, void *arg,
-			   const struct vault_seen *seen)
-{
-	struct dirent *de;
-	DIR *d;
-	int fd = lm_store_dir(st, VAULT_REG_DIR, false), rc = 0;
-
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return fd;
-	d = fdopendir(fd);
-	if (!d) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-			continue;
-		rc = scan_one_registered(dirfd(d), de->d_name, fn, arg, seen);
-		if (rc)
-			break;
-	}
-	if (!de && errno && !rc)
-		rc = -errno;
-	closedir(d);
-	return rc;
-}
-
 static int vault_scan(struct lm_store *st, lm_container_fn fn, void *arg)
 {
 	struct vault_seen seen = { 0 };
-	int rc = scan_volumes(st, fn, arg, &seen);
+	struct vault_scan_ctx sc = { fn, arg, &seen };
+	int rc = lm_store_foreach_entry(st, VOLUMES_DIR, scan_one_volume, &sc);
 
+	/* Volumes first: seen holds them when the registry is read. */
 	if (!rc)
-		rc = scan_registered(st, fn, arg, &seen);
+		rc = lm_store_foreach_entry(st, VAULT_REG_DIR, scan_one_registered, &sc);
 	free(seen.v);
 	return rc;
 }

@@ -85,6 +85,19 @@ bool lm_cli_common(struct lm_cli *c, int opt, const char *arg)
 	return false;
 }
 
+bool lm_cli_secret_opt(struct lm_cli_secret_src *src, int opt, const char *arg)
+{
+	switch (opt) {
+	case LM_CLI_OPT_KEYFILE:
+		src->key_file = arg;
+		return true;
+	case LM_CLI_OPT_PASSFILE:
+		src->passphrase_file = arg;
+		return true;
+	}
+	return false;
+}
+
 int lm_cli_exact_opts(int argc, char **argv, const struct option *opts)
 {
 	for (int i = 1; i < argc; i++) {
@@ -401,6 +414,28 @@ int lm_cli_getopt(struct lm_cli *c, int argc, char **argv, const struct option *
 			continue;
 		lm_cli_error("%s: unknown option or missing value: %s (see --help)",
 			     argv[0], argv[optind - 1]);
+		return LM_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int lm_cli_parse(struct lm_cli *c, int argc, char **argv, const char *usage,
+		 const struct option *extra,
+		 bool (*own)(void *ctx, int opt, const char *arg), void *ctx,
+		 int nargs, const char *args)
+{
+	struct option opts[16] = { LM_CLI_COMMON_OPTS };
+	size_t n = 3;
+	int rc;
+
+	for (; extra && extra->name && n + 1 < sizeof(opts) / sizeof(opts[0]); extra++)
+		opts[n++] = *extra;
+	rc = lm_cli_getopt(c, argc, argv, opts, usage, own, ctx);
+	if (rc)
+		return rc;
+	if (argc - optind != nargs) {
+		lm_cli_error(nargs ? "%s needs %s (see --help)" : "%s takes no arguments (see --help)",
+			     argv[0], args);
 		return LM_EXIT_USAGE;
 	}
 	return 0;

@@ -85,6 +85,18 @@ void lm_cli_time(char *out, size_t size, uint64_t t);
 	{ "json", no_argument, NULL, LM_CLI_OPT_JSON },             \
 	{ "help", no_argument, NULL, 'h' }
 
+/* The secret options of the verbs that need a tenant's secret, for
+ * getopt_long tables; lm_cli_secret_opt takes them. */
+#define LM_CLI_OPT_KEYFILE 1002
+#define LM_CLI_OPT_PASSFILE 1003
+#define LM_CLI_SECRET_OPTS                                                 \
+	{ "key-file", required_argument, NULL, LM_CLI_OPT_KEYFILE },       \
+	{ "passphrase-file", required_argument, NULL, LM_CLI_OPT_PASSFILE }
+
+/* Handles a secret option into @src (the path is borrowed from argv);
+ * true when @opt was one. */
+bool lm_cli_secret_opt(struct lm_cli_secret_src *src, int opt, const char *arg);
+
 /* getopt_long takes any unambiguous prefix of a long option ("--pass" for
  * "--passphrase-file"); lamina does not, so that a mistyped option can never
  * turn a secret into a file name that ends up in a message. Returns 0, or
@@ -103,6 +115,16 @@ bool lm_cli_common(struct lm_cli *c, int opt, const char *arg);
 int lm_cli_getopt(struct lm_cli *c, int argc, char **argv, const struct option *opts,
 		  const char *usage, bool (*own)(void *ctx, int opt, const char *arg),
 		  void *ctx);
+
+/* Reads a verb's options as lm_cli_getopt does, from the common ones and
+ * @extra (ended by a NULL name; at most 12), then wants exactly @nargs
+ * operands: else prints "VERB needs @args" (or "VERB takes no arguments")
+ * and returns LM_EXIT_USAGE. Returns 0 with optind at the first operand,
+ * -1 after --help, or an exit code (message printed). */
+int lm_cli_parse(struct lm_cli *c, int argc, char **argv, const char *usage,
+		 const struct option *extra,
+		 bool (*own)(void *ctx, int opt, const char *arg), void *ctx,
+		 int nargs, const char *args);
 
 /* The nouns. @argv[0] is the verb. */
 /* One verb of a noun: `lamina NOUN NAME ...`. */

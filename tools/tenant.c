@@ -72,10 +72,8 @@ static const char shred_usage[] =
 	"the tenant's secret: see docs/threat-model.md.\n"
 	"Takes --store DIR, --json, --help.\n";
 
-#define OPT_KEYFILE 1
-#define OPT_PASSFILE 2
-#define OPT_COST 3
-#define OPT_YES 4
+#define OPT_COST 1
+#define OPT_YES 2
 
 struct tenant_opts {
 	struct lm_cli_secret_src src;
@@ -88,13 +86,9 @@ static bool tenant_opt(void *ctx, int opt, const char *arg)
 {
 	struct tenant_opts *o = ctx;
 
+	if (lm_cli_secret_opt(&o->src, opt, arg))
+		return true;
 	switch (opt) {
-	case OPT_KEYFILE:
-		o->src.key_file = arg;
-		return true;
-	case OPT_PASSFILE:
-		o->src.passphrase_file = arg;
-		return true;
 	case OPT_COST:
 		o->cost = arg;
 		return true;
@@ -109,38 +103,25 @@ static bool tenant_opt(void *ctx, int opt, const char *arg)
 static int parse(struct lm_cli *c, int argc, char **argv, const char *usage,
 		 const struct option *extra, struct tenant_opts *o, bool want_name)
 {
-	struct option opts[8] = { LM_CLI_COMMON_OPTS };
-	size_t n = 3;
 	int rc;
 
-	for (; extra && extra->name; extra++)
-		opts[n++] = *extra;
 	memset(o, 0, sizeof(*o));
-	rc = lm_cli_getopt(c, argc, argv, opts, usage, tenant_opt, o);
-	if (rc)
-		return rc;
-	if (want_name && optind + 1 == argc) {
+	rc = lm_cli_parse(c, argc, argv, usage, extra, tenant_opt, o, want_name ? 1 : 0,
+			  "exactly one tenant NAME");
+	if (!rc && want_name)
 		o->name = argv[optind];
-		return 0;
-	}
-	if (!want_name && optind == argc)
-		return 0;
-	lm_cli_error(want_name ? "%s needs exactly one tenant NAME (see --help)" :
-		     "%s takes no arguments (see --help)", argv[0]);
-	return LM_EXIT_USAGE;
+	return rc;
 }
 
 static const struct option secret_opts[] = {
-	{ "key-file", required_argument, NULL, OPT_KEYFILE },
-	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
+	LM_CLI_SECRET_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
 static int cmd_create(struct lm_cli *c, int argc, char **argv)
 {
 	static const struct option extra[] = {
-		{ "key-file", required_argument, NULL, OPT_KEYFILE },
-		{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
+		LM_CLI_SECRET_OPTS,
 		{ "kdf-cost", required_argument, NULL, OPT_COST },
 		{ NULL, 0, NULL, 0 },
 	};

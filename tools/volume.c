@@ -1,6 +1,5 @@
 /* lamina volume create|ls|inspect|rm: data volumes, vaults at
  * <store>/volumes/NAME (crypt/vault.h). Mounting is in volume_mount.c. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -43,12 +42,7 @@ static const char create_usage[] =
 	"  --tenant T              the owning tenant (required)\n"
 	"  --cipher CIPHER         aes256gcm or xchacha20poly1305 (default: AES-256-GCM\n"
 	"                          where the CPU accelerates it, else XChaCha20-Poly1305)\n"
-	"  --key-file FILE         the tenant's key file\n"
-	"  --passphrase-file FILE  read the tenant's passphrase from FILE (first line)\n"
-	"  --store DIR, --json, --help\n"
-	"\n"
-	"Without --key-file or --passphrase-file, the passphrase comes from the file\n"
-	"named by LAMINA_PASSPHRASE_FILE, else it is asked on the terminal.\n";
+	VOLUME_SECRET_HELP;
 
 static const char ls_usage[] =
 	"Usage: lamina volume ls [--store DIR] [--json]\n"
@@ -75,13 +69,9 @@ static bool volume_opt(void *ctx, int opt, const char *arg)
 {
 	struct volume_opts *o = ctx;
 
+	if (lm_cli_secret_opt(&o->src, opt, arg))
+		return true;
 	switch (opt) {
-	case VOLUME_OPT_KEYFILE:
-		o->src.key_file = arg;
-		return true;
-	case VOLUME_OPT_PASSFILE:
-		o->src.passphrase_file = arg;
-		return true;
 	case VOLUME_OPT_TENANT:
 		o->tenant = arg;
 		return true;
@@ -105,23 +95,16 @@ int volume_parse(struct lm_cli *c, int argc, char **argv, const char *usage,
 		 const struct option *extra, struct volume_opts *o, int nargs,
 		 const char *args)
 {
-	struct option opts[12] = { LM_CLI_COMMON_OPTS };
-	size_t n = 3;
 	int rc;
 
-	for (; extra && extra->name && n + 1 < sizeof(opts) / sizeof(opts[0]); extra++)
-		opts[n++] = *extra;
 	memset(o, 0, sizeof(*o));
-	rc = lm_cli_getopt(c, argc, argv, opts, usage, volume_opt, o);
+	rc = lm_cli_parse(c, argc, argv, usage, extra, volume_opt, o, nargs, args);
 	if (rc)
 		return rc;
-	if (argc - optind != nargs) {
-		lm_cli_error(nargs ? "%s needs %s (see --help)" : "%s takes no arguments (see --help)",
-			     argv[0], args);
-		return LM_EXIT_USAGE;
-	}
 	o->name = nargs ? argv[optind] : NULL;
 	o->arg2 = nargs > 1 ? argv[optind + 1] : NULL;
+	if (o->name && !volume_name_check(o->name))
+		return LM_EXIT_USAGE;
 	return 0;
 }
 
@@ -170,6 +153,41 @@ int volume_read(struct lm_store *st, const char *name, int *fd,
 		return lm_cli_fail(rc == -ENOENT ? -EUCLEAN : rc, &err);
 	}
 	return 0;
+}
+
+int volume_load(const struct lm_cli *c, const char *name, struct lm_store **st,
+		int *fd, struct lm_vault_info *info)
+{
+	int rc = lm_cli_store(c, false, st);
+
+	if (rc)
+		return rc;
+	rc = info ? volume_read(*st, name, fd, info) : volume_open(*st, name, fd);
+	if (rc) {
+		lm_store_free(*st);
+		*st = NULL;
+	}
+	return rc;
+}
+
+int volume_begin(struct lm_cli *c, int argc, char **argv, const char *usage,
+		 const struct option *extra, struct volume_opts *o,
+		 struct lm_store **st, int *fd, struct lm_vault_info *info)
+{
+	int rc = volume_parse(c, argc, argv, usage, extra, o, 1, "exactly one volume NAME");
+
+	return rc ? rc : volume_load(c, o->name, st, fd, info);
+}
+
+int volume_not_mounted(const char *name, const unsigned char *uuid)
+{
+	char mp[PATH_MAX];
+
+	if (!volume_mountpoint(uuid, mp, sizeof(mp)))
+		return 0;
+	lm_cli_error("volume %s is mounted at %s: run lamina volume umount %s first",
+		     name, mp, name);
+	return LM_EXIT_FAIL;
 }
 
 static int cipher_parse(const char *s, enum lm_cipher *out)
@@ -297,8 +315,7 @@ static int cmd_create(struct lm_cli *c, int argc, char **argv)
 	static const struct option extra[] = {
 		{ "tenant", required_argument, NULL, VOLUME_OPT_TENANT },
 		{ "cipher", required_argument, NULL, VOLUME_OPT_CIPHER },
-		{ "key-file", required_argument, NULL, VOLUME_OPT_KEYFILE },
-		{ "passphrase-file", required_argument, NULL, VOLUME_OPT_PASSFILE },
+		LM_CLI_SECRET_OPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	enum lm_cipher cipher;
@@ -311,8 +328,6 @@ static int cmd_create(struct lm_cli *c, int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (!volume_name_check(o.name))
-		return LM_EXIT_USAGE;
 	if (!o.tenant) {
 		lm_cli_error("volume create needs --tenant T: the tenant that owns the volume");
 		return LM_EXIT_USAGE;
@@ -382,53 +397,6 @@ static void human_size(char *out, size_t size, unsigned long long b)
 		snprintf(out, size, "%.1f%c", v, units[u]);
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The volume names of the store, sorted (caller frees each and the array). */
-static int volume_names(struct lm_store *st, char ***out, size_t *n)
-{
-	int fd = lm_store_dir(st, VOLUME_DIR, false);
-	char **v = NULL, **tmp;
-	size_t cnt = 0, cap = 0;
-	struct dirent *de;
-	DIR *d;
-
-	*out = NULL;
-	*n = 0;
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		int rc = fd < 0 ? fd : -errno;
-
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || !lm_tenant_name_valid(de->d_name))
-			continue;
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 16;
-			tmp = realloc(v, cap * sizeof(*v));
-			if (!tmp)
-				break;
-			v = tmp;
-		}
-		if (!(v[cnt] = strdup(de->d_name)))
-			break;
-		cnt++;
-	}
-	closedir(d);
-	if (cnt)
-		qsort(v, cnt, sizeof(*v), name_cmp);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
 static void ls_row(const struct lm_cli *c, struct lm_store *st, const char *name,
 		   int fd, const struct lm_vault_info *in, bool first)
 {
@@ -467,7 +435,7 @@ static int cmd_ls(struct lm_cli *c, int argc, char **argv)
 	rc = lm_cli_store(c, false, &st);
 	if (rc)
 		return rc;
-	rc = volume_names(st, &names, &n);
+	rc = lm_store_names(st, VOLUME_DIR, false, &names, &n);
 	if (rc) {
 		lm_store_free(st);
 		return lm_cli_fail(rc, NULL);
@@ -596,19 +564,10 @@ static int cmd_inspect(struct lm_cli *c, int argc, char **argv)
 	struct lm_store *st;
 	char mp[PATH_MAX];
 	bool have;
-	int fd, rc = volume_parse(c, argc, argv, inspect_usage, NULL, &o, 1,
-				  "exactly one volume NAME");
+	int fd, rc = volume_begin(c, argc, argv, inspect_usage, NULL, &o, &st, &fd, &in);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (!volume_name_check(o.name))
-		return LM_EXIT_USAGE;
-	rc = lm_cli_store(c, false, &st);
-	if (rc)
-		return rc;
-	rc = volume_read(st, o.name, &fd, &in);
-	if (rc)
-		goto out_store;
 	if (volume_mountpoint(in.uuid, mp, sizeof(mp)))
 		ms.mp = mp;
 	ms.mounted = ms.mp || volume_in_use(fd);
@@ -620,7 +579,6 @@ static int cmd_inspect(struct lm_cli *c, int argc, char **argv)
 		inspect_text(st, o.name, &in, &ti, have, &ms);
 	if (have)
 		lm_tenant_info_release(&ti);
-out_store:
 	lm_store_free(st);
 	return rc;
 }
@@ -677,30 +635,19 @@ static int cmd_rm(struct lm_cli *c, int argc, char **argv)
 	struct lm_vault_info in;
 	struct volume_opts o;
 	struct lm_store *st;
-	char mp[PATH_MAX], uuid[33], q[256];
-	int fd, rc = volume_parse(c, argc, argv, rm_usage, extra, &o, 1,
-				  "exactly one volume NAME");
+	char uuid[33], q[256];
+	int fd, rc = volume_begin(c, argc, argv, rm_usage, extra, &o, &st, &fd, NULL);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (!volume_name_check(o.name))
-		return LM_EXIT_USAGE;
-	rc = lm_cli_store(c, false, &st);
-	if (rc)
-		return rc;
-	rc = volume_open(st, o.name, &fd);
-	if (rc)
-		goto out_store;
 	/* A damaged header does not stop a removal. */
 	if (lm_vault_read(fd, o.name, &in, NULL))
 		memset(&in, 0, sizeof(in));
 	lm_crypt_hex(uuid, in.uuid, sizeof(in.uuid));
-	if (in.generation && volume_mountpoint(in.uuid, mp, sizeof(mp))) {
-		lm_cli_error("volume %s is mounted at %s: run lamina volume umount %s first",
-			     o.name, mp, o.name);
-		rc = LM_EXIT_FAIL;
+	if (in.generation)
+		rc = volume_not_mounted(o.name, in.uuid);
+	if (rc)
 		goto out_close;
-	}
 	/* Held until the tree is gone: laminafs holds a shared lock on a
 	 * vault it serves, so no mount starts meanwhile, and one that was
 	 * not started by lamina volume mount is still seen. */
@@ -735,7 +682,6 @@ static int cmd_rm(struct lm_cli *c, int argc, char **argv)
 	}
 out_close:
 	close(fd);
-out_store:
 	lm_store_free(st);
 	return rc;
 }

@@ -16,11 +16,21 @@
  * "lamina-vault:" and the volume's uuid in hex. */
 #define VOLUME_FSNAME_PREFIX "lamina-vault:"
 
-/* Option values of the verbs' tables (-o is 'o'). */
+/* The end of the --help of a verb that needs the tenant's secret: the
+ * secret options (LM_CLI_SECRET_OPTS), the common ones, and where the
+ * passphrase comes from without them. */
+#define VOLUME_SECRET_HELP                                                           \
+	"  --key-file FILE         the tenant's key file\n"                           \
+	"  --passphrase-file FILE  read the tenant's passphrase from FILE (first line)\n" \
+	"  --store DIR, --json, --help\n"                                              \
+	"\n"                                                                           \
+	"Without --key-file or --passphrase-file, the passphrase comes from the file\n" \
+	"named by LAMINA_PASSPHRASE_FILE, else it is asked on the terminal.\n"
+
+/* Option values of the verbs' tables (-o is 'o'; the secret options are
+ * LM_CLI_SECRET_OPTS). */
 enum {
-	VOLUME_OPT_KEYFILE = 1,
-	VOLUME_OPT_PASSFILE,
-	VOLUME_OPT_TENANT,
+	VOLUME_OPT_TENANT = 1,
 	VOLUME_OPT_CIPHER,
 	VOLUME_OPT_FORCE,
 };
@@ -35,14 +45,35 @@ struct volume_opts {
 };
 
 /* Reads a verb's options (the common ones, @extra, and -o where @extra
- * has it) and exactly @nargs operands (described by @args in the error).
- * Returns 0, -1 after --help, or an exit code (message printed). */
+ * has it) and exactly @nargs operands (described by @args in the error),
+ * the first of them the volume NAME, which must be valid
+ * (volume_name_check). Returns 0, -1 after --help, or an exit code
+ * (message printed). */
 int volume_parse(struct lm_cli *c, int argc, char **argv, const char *usage,
 		 const struct option *extra, struct volume_opts *o, int nargs,
 		 const char *args);
 
 /* True when @name is a valid volume name; else prints why. */
 bool volume_name_check(const char *name);
+
+/* Opens the store of @c into *st and volume @name's directory in it into
+ * *fd, and with @info reads and checks its header (volume_read; without,
+ * volume_open). On success the caller closes *fd and frees *st; on failure
+ * nothing is left open. Prints the error and returns an exit code, or 0. */
+int volume_load(const struct lm_cli *c, const char *name, struct lm_store **st,
+		int *fd, struct lm_vault_info *info);
+
+/* The start of a verb on one existing volume (inspect, rm, rekey):
+ * volume_parse with the one operand NAME, then volume_load. On success the
+ * caller closes *fd and frees *st. Returns 0, -1 after --help, or an exit
+ * code (message printed; nothing left open). */
+int volume_begin(struct lm_cli *c, int argc, char **argv, const char *usage,
+		 const struct option *extra, struct volume_opts *o,
+		 struct lm_store **st, int *fd, struct lm_vault_info *info);
+
+/* Refuses a verb that needs volume @name (of @uuid) unmounted: prints
+ * where it is mounted and returns LM_EXIT_FAIL, or 0. */
+int volume_not_mounted(const char *name, const unsigned char *uuid);
 
 /* Opens <store>/volumes/@name into *fd (caller closes). Prints the error
  * and returns an exit code, or 0. */

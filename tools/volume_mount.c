@@ -38,12 +38,7 @@ static const char mount_usage[] =
 	"                          ones lamina sets: upperdir, lowerdir, workdir,\n"
 	"                          tenant, store, keyfile, passfile, keyfd, passfd,\n"
 	"                          fsname); may be repeated\n"
-	"  --key-file FILE         the tenant's key file\n"
-	"  --passphrase-file FILE  read the tenant's passphrase from FILE (first line)\n"
-	"  --store DIR, --json, --help\n"
-	"\n"
-	"Without --key-file or --passphrase-file, the passphrase comes from the file\n"
-	"named by LAMINA_PASSPHRASE_FILE, else it is asked on the terminal.\n";
+	VOLUME_SECRET_HELP;
 
 static const char umount_usage[] =
 	"Usage: lamina volume umount MOUNTPOINT|NAME\n"
@@ -432,8 +427,7 @@ int volume_cmd_mount(struct lm_cli *c, int argc, char **argv)
 {
 	static const struct option extra[] = {
 		{ "options", required_argument, NULL, 'o' },
-		{ "key-file", required_argument, NULL, VOLUME_OPT_KEYFILE },
-		{ "passphrase-file", required_argument, NULL, VOLUME_OPT_PASSFILE },
+		LM_CLI_SECRET_OPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lm_vault_info in;
@@ -445,20 +439,15 @@ int volume_cmd_mount(struct lm_cli *c, int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (!volume_name_check(o.name))
-		return LM_EXIT_USAGE;
 	for (size_t i = 0; i < o.nextra; i++)
 		if (!extra_ok(o.extra[i]))
 			return LM_EXIT_USAGE;
 	rc = mountpoint_check(o.arg2, mp);
 	if (rc)
 		return rc;
-	rc = lm_cli_store(c, false, &st);
+	rc = volume_load(c, o.name, &st, &fd, &in);
 	if (rc)
 		return rc;
-	rc = volume_read(st, o.name, &fd, &in);
-	if (rc)
-		goto out_store;
 	if (volume_mountpoint(in.uuid, busy, sizeof(busy))) {
 		lm_cli_error("volume %s is already mounted at %s", o.name, busy);
 		rc = LM_EXIT_FAIL;
@@ -468,7 +457,6 @@ int volume_cmd_mount(struct lm_cli *c, int argc, char **argv)
 	if (!rc)
 		rc = mount_run(c, st, fd, &o, &in, mp);
 	close(fd);
-out_store:
 	lm_store_free(st);
 	return rc;
 }
@@ -538,19 +526,20 @@ int volume_cmd_umount(struct lm_cli *c, int argc, char **argv)
 {
 	char mp[PATH_MAX], real[PATH_MAX];
 	struct mi_query q = { .out = mp, .size = sizeof(mp) };
-	struct volume_opts o;
-	int rc = volume_parse(c, argc, argv, umount_usage, NULL, &o, 1,
+	const char *arg;
+	int rc = lm_cli_parse(c, argc, argv, umount_usage, NULL, NULL, NULL, 1,
 			      "a MOUNTPOINT or a volume NAME");
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = umount_by_name(c, o.name, mp, sizeof(mp));
+	arg = argv[optind];
+	rc = umount_by_name(c, arg, mp, sizeof(mp));
 	if (rc > 0)
 		return rc;
 	if (rc < 0) {
-		if (!realpath(o.name, real)) {
+		if (!realpath(arg, real)) {
 			lm_cli_error("%s is neither a volume of the store nor a mount point: %s",
-				     o.name, strerror(errno));
+				     arg, strerror(errno));
 			return LM_EXIT_NOTFOUND;
 		}
 		q.mp = real;

@@ -94,8 +94,7 @@ static int convert(struct lm_store *st, const char *name, const struct lm_vault_
 int volume_cmd_rekey(struct lm_cli *c, int argc, char **argv)
 {
 	static const struct option extra[] = {
-		{ "key-file", required_argument, NULL, VOLUME_OPT_KEYFILE },
-		{ "passphrase-file", required_argument, NULL, VOLUME_OPT_PASSFILE },
+		LM_CLI_SECRET_OPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lm_vault_keys *keys = NULL;
@@ -105,26 +104,14 @@ int volume_cmd_rekey(struct lm_cli *c, int argc, char **argv)
 	struct lm_vault_info in;
 	struct volume_opts o;
 	struct lm_store *st;
-	char what[96], detail[96], mp[PATH_MAX];
-	int fd = -1, rc = volume_parse(c, argc, argv, rekey_usage, extra, &o, 1,
-				       "exactly one volume NAME");
+	char what[96], detail[96];
+	int fd, rc = volume_begin(c, argc, argv, rekey_usage, extra, &o, &st, &fd, &in);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (!volume_name_check(o.name))
-		return LM_EXIT_USAGE;
-	rc = lm_cli_store(c, false, &st);
-	if (rc)
-		return rc;
-	rc = volume_read(st, o.name, &fd, &in);
+	rc = volume_not_mounted(o.name, in.uuid);
 	if (rc)
 		goto out;
-	if (volume_mountpoint(in.uuid, mp, sizeof(mp))) {
-		lm_cli_error("volume %s is mounted at %s: run lamina volume umount %s first",
-			     o.name, mp, o.name);
-		rc = LM_EXIT_FAIL;
-		goto out;
-	}
 	rc = lm_cli_tenant_check(st, in.kb.tenant, &o.src);
 	if (rc)
 		goto out;
@@ -178,8 +165,7 @@ int volume_cmd_rekey(struct lm_cli *c, int argc, char **argv)
 		       (unsigned)in.generation);
 	}
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	lm_tenant_free(t);
 	lm_secret_free(keys);
 	lm_cli_secret_free(&sec);

@@ -39,6 +39,18 @@ lm_finish() {
 	exit 0
 }
 
+# lm_tmpdir — make the test's temp dir, $T, removed when the script exits.
+lm_tmpdir() {
+	T=$(mktemp -d "${TMPDIR:-/tmp}/lamina-it.$LM_NAME.XXXXXX") || lm_die "mktemp failed"
+	trap 'rm -rf "$T"' EXIT
+}
+
+# lm_mkkey FILE — a tenant key file: 32 random bytes, mode 0600.
+lm_mkkey() { head -c 32 /dev/urandom >"$1"; chmod 600 "$1"; }
+
+# lm_mkpass FILE TEXT — a passphrase file: TEXT and a newline, mode 0600.
+lm_mkpass() { printf '%s\n' "$2" >"$1"; chmod 600 "$1"; }
+
 # lm_check DESC EXPECTED ACTUAL
 lm_check() {
 	if [ "$2" != "$3" ]; then

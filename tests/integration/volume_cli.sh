@@ -17,14 +17,10 @@ set -u
 
 [ -n "${LAMINA:-}" ] && [ -x "$LAMINA" ] || lm_die "LAMINA must name the lamina binary"
 command -v "$PY" >/dev/null || lm_die "python3 is needed"
-T=$(mktemp -d "${TMPDIR:-/tmp}/lamina-it.volume.XXXXXX") || lm_die "mktemp failed"
-trap 'rm -rf "$T"' EXIT
+lm_tmpdir
 unset LAMINA_PASSPHRASE_FILE LAMINA_STORE
 S=$T/store
 L() { "$LAMINA" --store "$S" "$@"; }
-
-mkkey() { head -c 32 /dev/urandom >"$1"; chmod 600 "$1"; }
-mkpass() { printf '%s\n' "$2" >"$1"; chmod 600 "$1"; }
 
 # expect_fail DESC EXIT_CODE PATTERN CMD... — fails with EXIT_CODE, prints
 # exactly one line matching PATTERN on stderr.
@@ -55,7 +51,7 @@ lm_check "volume without a verb" 2 $?
 expect_fail "unknown verb" 2 "unknown verb 'volume frob'" "$LAMINA" volume frob
 
 # ---- create ----------------------------------------------------------------
-mkkey "$T/ka"; mkkey "$T/kother"; mkpass "$T/pb" "beta passphrase"; mkpass "$T/pbad" "wrong"
+lm_mkkey "$T/ka"; lm_mkkey "$T/kother"; lm_mkpass "$T/pb" "beta passphrase"; lm_mkpass "$T/pbad" "wrong"
 L tenant create acme --key-file "$T/ka" >/dev/null || lm_die "tenant acme"
 L tenant create beta --passphrase-file "$T/pb" --kdf-cost interactive >/dev/null || lm_die "tenant beta"
 L tenant create gone --key-file "$T/kother" >/dev/null || lm_die "tenant gone"
