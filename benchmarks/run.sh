@@ -11,6 +11,9 @@ export LC_ALL=C
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
 RESULTS_DIR="$SCRIPT_DIR/results"
+BENCH_NAME=run.sh
+# shellcheck source=benchmarks/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 ALL_PEERS=(native overlay fuse-overlayfs laminafs)
 declare -A PEER_TITLE=(
@@ -61,16 +64,6 @@ Needs root, fio, fuse-overlayfs, fusermount3 and the kernel overlay module.
 EOF
 }
 
-# ---------------------------------------------------------------- logging --
-
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { printf 'run.sh: error: %s\n' "$*" >&2; exit 1; }
-CHECK_FAILURES=()
-check_fail() {
-	log "CHECK FAILED: $*"
-	CHECK_FAILURES+=("$*")
-}
-
 # ---------------------------------------------------------------- options --
 
 QUICK=0
@@ -93,10 +86,7 @@ RUNS=${RUNS:-3}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/lamina-bench}
 BENCH_FS=${BENCH_FS:-image}
 BENCH_IMG=${BENCH_IMG:-/var/tmp/lamina-bench.img}
-[[ $BENCH_FS == image || $BENCH_FS == dir ]] || die "BENCH_FS must be image or dir (got '$BENCH_FS')"
-URING_PARAM=/sys/module/fuse/parameters/enable_uring
-URING_SAVED=""
-IMG_MOUNTED=0
+BENCH_IMG_SIZE=24G
 
 PEERS=()
 if [[ -z $ONLY ]]; then
@@ -150,7 +140,6 @@ COPYUP_SIZE=4096
 BIG_BYTES=$((BIG_MIB * 1024 * 1024))
 DATA_STAMP="lamina-bench-data v1 big=${BIG_MIB}M tree=${TREE_L1}x${TREE_L2}x${TREE_L3}x${TREE_FILES} untar=${UNTAR_DIRS}x${UNTAR_FILES} copyup=${COPYUP_DIRS}x${COPYUP_FILES}x${COPYUP_SIZE}"
 
-fmt_count() { printf '%d' "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'; }
 if ((BIG_MIB % 1024 == 0)); then BIG_LABEL="$((BIG_MIB / 1024)) GiB"; else BIG_LABEL="${BIG_MIB} MiB"; fi
 
 # Metric table: id, label, unit, which direction is better, printf format.
@@ -182,22 +171,9 @@ declare -A VALUES=() # "metric|peer" -> space-separated per-run values
 
 # ----------------------------------------------------------- preflight ----
 
-[[ $EUID -eq 0 ]] || die "must run as root (it mounts file systems and writes /proc/sys/vm/drop_caches); try: sudo $0 $*"
+need_root "$@"
+check_bench_dir
 
-case "$BENCH_DIR" in
-/*) ;;
-*) BENCH_DIR="$PWD/$BENCH_DIR" ;;
-esac
-[[ $BENCH_DIR =~ ^[A-Za-z0-9._/+-]+$ ]] ||
-	die "BENCH_DIR may only contain letters, digits and . _ / + - (it goes into mount options): '$BENCH_DIR'"
-BENCH_DIR=${BENCH_DIR%/}
-[[ -n $BENCH_DIR && $BENCH_DIR != / ]] || die "BENCH_DIR must not be /"
-
-missing=()
-hints=()
-need() { # need CMD DEBIAN-PACKAGE
-	command -v "$1" >/dev/null 2>&1 || { missing+=("$1"); hints+=("$2"); }
-}
 need fio fio
 need fusermount3 fuse3
 need mountpoint util-linux
@@ -208,37 +184,18 @@ need awk gawk
 need dd coreutils
 FUSE_OVERLAYFS=${FUSE_OVERLAYFS:-$(command -v fuse-overlayfs || true)}
 if has_peer fuse-overlayfs && [[ -z $FUSE_OVERLAYFS || ! -x $FUSE_OVERLAYFS ]]; then
-	missing+=(fuse-overlayfs)
-	hints+=(fuse-overlayfs)
+	MISSING+=(fuse-overlayfs)
+	MISSING_HINTS+=(fuse-overlayfs)
 fi
-if ((${#missing[@]})); then
-	die "missing tools: ${missing[*]}
-  install them with:  apt-get install $(printf '%s\n' "${hints[@]}" | sort -u | tr '\n' ' ')"
-fi
-[[ -e /dev/fuse ]] || die "/dev/fuse is missing (modprobe fuse?)"
+need_report
 if has_peer overlay && ! grep -qw overlay /proc/filesystems; then
 	modprobe overlay 2>/dev/null || true
 	grep -qw overlay /proc/filesystems || die "kernel overlayfs is not available (modprobe overlay failed); use --only to skip the 'overlay' peer"
 fi
-[[ -w /proc/sys/vm/drop_caches ]] || die "/proc/sys/vm/drop_caches is not writable; cold measurements need it"
 
 if has_peer laminafs; then
-	if [[ -n ${LAMINAFS:-} ]]; then
-		if [[ $LAMINAFS == */* ]]; then
-			[[ -x $LAMINAFS ]] || die "LAMINAFS=$LAMINAFS is not an executable file"
-			LAMINAFS=$(cd -- "$(dirname -- "$LAMINAFS")" && pwd)/$(basename -- "$LAMINAFS")
-		else
-			LAMINAFS=$(command -v "$LAMINAFS" || true)
-			[[ -n $LAMINAFS ]] || die "LAMINAFS: command not found"
-		fi
-	elif [[ -x $REPO_ROOT/build/driver/laminafs ]]; then
-		LAMINAFS=$REPO_ROOT/build/driver/laminafs
-	elif command -v laminafs >/dev/null 2>&1; then
-		LAMINAFS=$(command -v laminafs)
-	else
-		die "laminafs not found: build it (cmake -B build && cmake --build build), set LAMINAFS=/path/to/laminafs,
+	find_laminafs "$REPO_ROOT" ",
   or leave it out with --only=native,overlay,fuse-overlayfs"
-	fi
 fi
 
 # ------------------------------------------------------ mounts & cleanup --
@@ -248,69 +205,13 @@ DATA_DIR="$BENCH_DIR/data-$MODE"
 LOWER="$DATA_DIR/lower"
 UNTAR_TARBALL="$DATA_DIR/untar.tar"
 
-declare -A DAEMON_PID=() # mountpoint -> FUSE daemon pid
-
-# Mount points under BENCH_DIR that are currently mounted, deepest first.
-mounts_under_bench() {
-	awk -v pre="$BENCH_DIR/" 'index($2, pre) == 1 { print $2 }' /proc/mounts | sort -r
-}
-
-mnt_fstype() {
-	awk -v m="$1" '$2 == m { t = $3 } END { print t }' /proc/mounts
-}
-
-# Unmount one mount point: FUSE with fusermount3 -u, the kernel overlay with
-# umount, and umount -l if that fails.  Waits for a FUSE daemon to exit so the
-# next mount of the same upper/work directories does not race with it.
-unmount_one() {
-	local mnt=$1 type pid i
-	if mountpoint -q "$mnt"; then
-		type=$(mnt_fstype "$mnt")
-		if [[ $type == fuse* ]]; then
-			fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null || umount -l "$mnt" || true
-		else
-			umount "$mnt" 2>/dev/null || umount -l "$mnt" || true
-		fi
-	fi
-	pid=${DAEMON_PID[$mnt]:-}
-	if [[ -n $pid ]]; then
-		for ((i = 0; i < 100; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$pid" 2>/dev/null && log "warning: daemon $pid for $mnt still running 10 s after unmount"
-		unset 'DAEMON_PID[$mnt]'
-	fi
-	return 0
-}
-
 CLEANED=0
 cleanup() {
-	local rc=$? m
+	local rc=$?
 	((CLEANED)) && return
 	CLEANED=1
 	trap - INT TERM
-	if [[ -d $BENCH_DIR ]]; then
-		for m in $(mounts_under_bench); do
-			log "cleanup: unmounting $m"
-			unmount_one "$m"
-		done
-		# Anything still listed (e.g. a busy mount) gets a lazy unmount.
-		for m in $(mounts_under_bench); do
-			umount -l "$m" 2>/dev/null || true
-		done
-		if [[ -z $(mounts_under_bench) ]]; then
-			rm -rf --one-file-system "$PEERS_DIR"
-		else
-			log "warning: could not unmount everything under $BENCH_DIR; left $PEERS_DIR in place"
-		fi
-	fi
-	if ((IMG_MOUNTED)); then
-		umount "$BENCH_DIR" 2>/dev/null || umount -l "$BENCH_DIR" || true
-	fi
-	if [[ -n $URING_SAVED ]]; then
-		echo "$URING_SAVED" >"$URING_PARAM" 2>/dev/null || true
-	fi
+	cleanup_bench "$PEERS_DIR"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -318,39 +219,6 @@ trap 'log "interrupted"; exit 130' INT
 trap 'log "terminated"; exit 143' TERM
 
 # ------------------------------------------------------------- helpers ----
-
-now() { printf '%s' "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
-
-drop_caches() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-}
-
-# Fills a variable named FILLER with 8 KiB of printable pseudo-random text.
-make_filler() {
-	local s="" i h
-	RANDOM=4242
-	while ((${#s} < 8192)); do
-		for ((i = 0; i < 64; i++)); do
-			printf -v h '%04x' $RANDOM
-			s+=$h
-		done
-	done
-	FILLER=${s:0:8192}
-}
-
-# gen_files DIR COUNT : COUNT files named f000.. of 0-8 KiB (bash builtins only,
-# no fork per file).  Uses the shell's seeded RANDOM, so output is repeatable.
-gen_files() {
-	local dir=$1 n=$2 i size name
-	mkdir -p "$dir"
-	for ((i = 0; i < n; i++)); do
-		size=$(((RANDOM * 32768 + RANDOM) % 8193))
-		printf -v name 'f%03d' "$i"
-		printf '%s' "${FILLER:0:size}" >"$dir/$name"
-	done
-}
 
 generate_data() {
 	if [[ $FRESH_DATA -eq 0 && -f $DATA_DIR/stamp && $(<"$DATA_DIR/stamp") == "$DATA_STAMP" ]]; then
@@ -386,13 +254,7 @@ generate_data() {
 	done
 
 	log "  untar tarball: $(fmt_count $UNTAR_NFILES) files (0-8 KiB) in $(fmt_count $UNTAR_DIRS) dirs"
-	RANDOM=2
-	local stage="$DATA_DIR/untar-stage"
-	for ((d = 0; d < UNTAR_DIRS; d++)); do
-		gen_files "$stage/x$((d / 25))/y$d" "$UNTAR_FILES"
-	done
-	tar cf "$UNTAR_TARBALL" -C "$stage" .
-	rm -rf "$stage"
+	make_untar_tarball "$UNTAR_TARBALL" "$UNTAR_DIRS" "$UNTAR_FILES"
 
 	sync
 	printf '%s\n' "$DATA_STAMP" >"$DATA_DIR/stamp"
@@ -405,7 +267,7 @@ generate_data() {
 peer_dir() { printf '%s' "$PEERS_DIR/$1"; }
 
 mount_peer() {
-	local peer=$1 pd bin pid i
+	local peer=$1 pd bin
 	pd=$(peer_dir "$peer")
 	if [[ $peer == native ]]; then
 		MNT=$LOWER
@@ -425,13 +287,7 @@ mount_peer() {
 		if [[ $peer == laminafs ]]; then bin=$LAMINAFS; else bin=$FUSE_OVERLAYFS; fi
 		"$bin" -o "$opts" "$MNT" >>"$pd/daemon.log" 2>&1 ||
 			die "$peer: '$bin -o $opts $MNT' failed (see $pd/daemon.log)"
-		for ((i = 0; i < 100; i++)); do
-			mountpoint -q "$MNT" && break
-			sleep 0.1
-		done
-		mountpoint -q "$MNT" || die "$peer: $MNT did not become a mount point within 10 s (see $pd/daemon.log)"
-		pid=$(pgrep -f -- " ${MNT}\$" | head -n1 || true)
-		if [[ -n $pid ]]; then DAEMON_PID[$MNT]=$pid; fi
+		wait_fuse_mount "$peer" "$MNT" "$pd/daemon.log"
 		;;
 	esac
 }
@@ -475,26 +331,21 @@ seq_read() {
 	if [[ $bytes -ne $BIG_BYTES ]]; then
 		check_fail "$CUR_PEER: dd read $bytes bytes of $f, expected $BIG_BYTES"
 	fi
-	RES=$(awk -v b="$bytes" -v a="$t0" -v c="$t1" 'BEGIN { printf "%.3f", b / (c - a) / 1e6 }')
+	RES=$(mb_per_s "$bytes" "$t0" "$t1")
 }
 
 # fio random 4 KiB reads; sets RES to the IOPS (0 on failure).
 fio_randread() {
-	local f=$1 jobs=$2 out err iops
-	out=$(fio --name=randread --filename="${f//:/\\:}" --readonly --rw=randread \
+	local f=$1 jobs=$2
+	if ! fio_terse --name=randread --filename="${f//:/\\:}" --readonly --rw=randread \
 		--bs=4k --size="${BIG_MIB}m" --ioengine=psync --numjobs="$jobs" \
 		--group_reporting --time_based --runtime="$FIO_RUNTIME" --invalidate=0 \
-		--randrepeat=1 --output-format=terse --terse-version=3 2>&1) ||
-		{ check_fail "$CUR_PEER: fio numjobs=$jobs failed: $out"; RES=0; return 0; }
-	out=$(printf '%s\n' "$out" | grep '^3;' | tail -n1)
-	err=$(printf '%s' "$out" | cut -d';' -f5)
-	iops=$(printf '%s' "$out" | cut -d';' -f8)
-	if [[ -z $iops || $err != 0 ]]; then
-		check_fail "$CUR_PEER: fio numjobs=$jobs reported error '$err'"
+		--randrepeat=1; then
+		check_fail "$CUR_PEER: fio numjobs=$jobs failed: $FIO_ERR"
 		RES=0
 		return 0
 	fi
-	RES=$iops
+	RES=$(fio_field 8)
 }
 
 TAR_BYTES_REF=""
@@ -591,20 +442,6 @@ bench_peer_run() {
 	rm -rf --one-file-system "$(peer_dir "$peer")"
 }
 
-median() { # median of the arguments
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		if (NR == 0) { print ""; exit }
-		if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-bin_version() { # first lines of BIN --version, on one line
-	{ timeout 5 "$1" --version 2>&1 </dev/null || true; } | grep -iv 'unknown argument' | head -n3 | paste -sd';' | sed 's/;/; /g'
-}
-
-ratio() { # ratio A B -> A/B with 2 decimals, or n/a
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f\n", a / b }'
-}
-
 # --------------------------------------------------------------- main -----
 
 START=$(now)
@@ -614,37 +451,10 @@ log "lamina benchmark ($MODE): peers: ${PEERS[*]}; RUNS=$RUNS; BENCH_DIR=$BENCH_
 has_peer laminafs && log "laminafs: $LAMINAFS"
 has_peer fuse-overlayfs && log "fuse-overlayfs: $FUSE_OVERLAYFS"
 
-mkdir -p "$BENCH_DIR"
-if [[ $BENCH_FS == image ]] && ! mountpoint -q "$BENCH_DIR"; then
-	if [[ ! -f $BENCH_IMG ]]; then
-		log "making the benchmark file system: ext4 in $BENCH_IMG (24 GiB sparse)"
-		truncate -s 24G "$BENCH_IMG"
-		mkfs.ext4 -q -F -L lamina-bench "$BENCH_IMG" || die "mkfs.ext4 $BENCH_IMG failed"
-	fi
-	mount -o loop "$BENCH_IMG" "$BENCH_DIR" || die "cannot mount $BENCH_IMG on $BENCH_DIR"
-	IMG_MOUNTED=1
-fi
-if [[ $URING == on ]]; then
-	if [[ -w $URING_PARAM ]]; then
-		URING_SAVED=$(cat "$URING_PARAM")
-		echo Y >"$URING_PARAM"
-	else
-		log "note: this kernel has no FUSE over io_uring ($URING_PARAM); laminafs uses /dev/fuse"
-	fi
-fi
-[[ -r $URING_PARAM ]] && log "fuse.enable_uring=$(cat "$URING_PARAM")"
-BENCH_FSTYPE=$(stat -f -c %T "$BENCH_DIR")
-case "$BENCH_FSTYPE" in
-tmpfs | ramfs | overlayfs | overlay | fuseblk | fuse)
-	log "warning: BENCH_DIR is on $BENCH_FSTYPE; cold numbers mean little there and the kernel overlay may refuse it as upper"
-	;;
-esac
-
-# Leftovers of an earlier run that was killed hard.
-for m in $(mounts_under_bench); do
-	log "unmounting leftover mount $m"
-	unmount_one "$m"
-done
+lock_bench_dir
+setup_bench_fs
+setup_uring
+unmount_leftovers
 rm -rf --one-file-system "$PEERS_DIR"
 mkdir -p "$PEERS_DIR"
 
@@ -723,21 +533,13 @@ TOTAL=$(elapsed "$START" "$(now)")
 	echo "Ratios are laminafs divided by the peer: above 1 is better for laminafs on"
 	echo "MB/s and IOPS rows, below 1 is better on seconds rows."
 	echo
-	echo "- host: $(uname -srm), $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
-	echo "- load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "- BENCH_DIR: $BENCH_DIR ($BENCH_FSTYPE$( ((IMG_MOUNTED)) && echo ", dedicated image $BENCH_IMG"))"
-	[[ -r $URING_PARAM ]] && echo "- fuse.enable_uring: $(cat "$URING_PARAM") (laminafs serves from io_uring queues when Y)"
+	host_lines
 	has_peer laminafs && echo "- laminafs: $LAMINAFS ($(bin_version "$LAMINAFS"))"
 	has_peer fuse-overlayfs && echo "- fuse-overlayfs: $FUSE_OVERLAYFS ($(bin_version "$FUSE_OVERLAYFS"))"
 	echo "- fio: $(fio --version)"
 	echo "- data: $DATA_STAMP"
 	echo "- fio: randread bs=4k psync, time_based ${FIO_RUNTIME} s, invalidate=0, run right after the warm sequential reads"
-	if ((${#CHECK_FAILURES[@]})); then
-		echo
-		echo "## Check failures"
-		echo
-		printf -- '- %s\n' "${CHECK_FAILURES[@]}"
-	fi
+	check_failure_lines
 } >"$MD"
 
 echo "$TABLE"

@@ -1,0 +1,319 @@
+# benchmarks/lib.sh - shared parts of the benchmark scripts (run.sh, vault.sh).
+# Sourced, not run.  The sourcing script sets BENCH_NAME (for messages) and,
+# before calling the scratch/mount helpers, BENCH_DIR, BENCH_FS, BENCH_IMG.
+# shellcheck shell=bash disable=SC2034 # globals read by the sourcing script
+
+BENCH_NAME=${BENCH_NAME:-bench}
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_SAVED=""
+IMG_MOUNTED=0
+BENCH_LOCKED=0
+CHECK_FAILURES=()
+declare -A DAEMON_PID=() # mountpoint -> FUSE daemon pid
+
+# ---------------------------------------------------------------- logging --
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { printf '%s: error: %s\n' "$BENCH_NAME" "$*" >&2; exit 1; }
+check_fail() {
+	log "CHECK FAILED: $*"
+	CHECK_FAILURES+=("$*")
+}
+
+# ------------------------------------------------------------ arithmetic --
+
+now() { printf '%s' "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
+fmt_count() { printf '%d' "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'; }
+
+median() { # median of the arguments
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print ""; exit }
+		if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+ratio() { # ratio A B -> A/B with 2 decimals, or n/a
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f\n", a / b }'
+}
+
+mb_per_s() { # mb_per_s BYTES T0 T1 -> MB/s (10^6 bytes per second)
+	awk -v b="$1" -v a="$2" -v c="$3" 'BEGIN { printf "%.3f", b / (c - a) / 1e6 }'
+}
+
+bin_version() { # first lines of BIN --version, on one line
+	{ timeout 5 "$1" --version 2>&1 </dev/null || true; } | grep -iv 'unknown argument' | head -n3 | paste -sd';' | sed 's/;/; /g'
+}
+
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# -------------------------------------------------------------- preflight --
+
+[[ -n ${BASH_VERSION:-} ]] || { echo "lib.sh needs bash" >&2; return 1; }
+
+MISSING=()
+MISSING_HINTS=()
+need() { # need CMD DEBIAN-PACKAGE
+	command -v "$1" >/dev/null 2>&1 || { MISSING+=("$1"); MISSING_HINTS+=("$2"); }
+}
+need_report() { # dies listing what need() found missing, with the apt-get line
+	((${#MISSING[@]})) || return 0
+	die "missing tools: ${MISSING[*]}
+  install them with:  apt-get install $(printf '%s\n' "${MISSING_HINTS[@]}" | sort -u | tr '\n' ' ')"
+}
+
+# need_root "$@": the scripts mount file systems and drop caches.
+need_root() {
+	[[ $EUID -eq 0 ]] || die "must run as root (it mounts file systems and writes /proc/sys/vm/drop_caches); try: sudo $0 $*"
+	[[ -e /dev/fuse ]] || die "/dev/fuse is missing (modprobe fuse?)"
+	[[ -w /proc/sys/vm/drop_caches ]] || die "/proc/sys/vm/drop_caches is not writable; cold measurements need it"
+}
+
+# Makes BENCH_DIR absolute and checks it can go into mount options.
+check_bench_dir() {
+	case "$BENCH_DIR" in
+	/*) ;;
+	*) BENCH_DIR="$PWD/$BENCH_DIR" ;;
+	esac
+	[[ $BENCH_DIR =~ ^[A-Za-z0-9._/+-]+$ ]] ||
+		die "BENCH_DIR may only contain letters, digits and . _ / + - (it goes into mount options): '$BENCH_DIR'"
+	BENCH_DIR=${BENCH_DIR%/}
+	[[ -n $BENCH_DIR && $BENCH_DIR != / ]] || die "BENCH_DIR must not be /"
+	[[ $BENCH_FS == image || $BENCH_FS == dir ]] || die "BENCH_FS must be image or dir (got '$BENCH_FS')"
+}
+
+# The laminafs binary: $LAMINAFS, else the repository's build, else PATH.
+find_laminafs() { # find_laminafs REPO_ROOT HINT
+	if [[ -n ${LAMINAFS:-} ]]; then
+		if [[ $LAMINAFS == */* ]]; then
+			[[ -x $LAMINAFS ]] || die "LAMINAFS=$LAMINAFS is not an executable file"
+			LAMINAFS=$(cd -- "$(dirname -- "$LAMINAFS")" && pwd)/$(basename -- "$LAMINAFS")
+		else
+			LAMINAFS=$(command -v "$LAMINAFS" || true)
+			[[ -n $LAMINAFS ]] || die "LAMINAFS: command not found"
+		fi
+	elif [[ -x $1/build/driver/laminafs ]]; then
+		LAMINAFS=$1/build/driver/laminafs
+	elif command -v laminafs >/dev/null 2>&1; then
+		LAMINAFS=$(command -v laminafs)
+	else
+		die "laminafs not found: build it (scripts/build.sh build), set LAMINAFS=/path/to/laminafs$2"
+	fi
+}
+
+# ------------------------------------------------------ mounts & cleanup --
+
+# Mount points under BENCH_DIR that are currently mounted, deepest first.
+mounts_under_bench() {
+	awk -v pre="$BENCH_DIR/" 'index($2, pre) == 1 { print $2 }' /proc/mounts | sort -r
+}
+
+mnt_fstype() {
+	awk -v m="$1" '$2 == m { t = $3 } END { print t }' /proc/mounts
+}
+
+# Waits until a FUSE daemon just started has MNT live, and remembers its pid.
+wait_fuse_mount() { # wait_fuse_mount WHO MNT LOGFILE
+	local i pid
+	for ((i = 0; i < 100; i++)); do
+		mountpoint -q "$2" && break
+		sleep 0.1
+	done
+	mountpoint -q "$2" || die "$1: $2 did not become a mount point within 10 s (see $3)"
+	pid=$(pgrep -f -- " ${2}\$" | head -n1 || true)
+	if [[ -n $pid ]]; then DAEMON_PID[$2]=$pid; fi
+}
+
+# Unmount one mount point: FUSE with fusermount3 -u, anything else with
+# umount, and umount -l if that fails.  Waits for a FUSE daemon to exit so the
+# next mount of the same directories does not race with it.
+unmount_one() {
+	local mnt=$1 type pid i
+	if mountpoint -q "$mnt"; then
+		type=$(mnt_fstype "$mnt")
+		if [[ $type == fuse* ]]; then
+			fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null || umount -l "$mnt" || true
+		else
+			umount "$mnt" 2>/dev/null || umount -l "$mnt" || true
+		fi
+	fi
+	pid=${DAEMON_PID[$mnt]:-}
+	if [[ -n $pid ]]; then
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && log "warning: daemon $pid for $mnt still running 10 s after unmount"
+		unset 'DAEMON_PID[$mnt]'
+	fi
+	return 0
+}
+
+unmount_leftovers() { # mounts under BENCH_DIR left by a run killed hard
+	local m
+	for m in $(mounts_under_bench); do
+		log "unmounting leftover mount $m"
+		unmount_one "$m"
+	done
+}
+
+# Holds a lock on BENCH_DIR for the life of the script, so that two benchmark
+# runs never share (and unmount or delete) each other's scratch space.
+lock_bench_dir() {
+	exec {BENCH_LOCK_FD}>"$BENCH_DIR.lock" || die "cannot open $BENCH_DIR.lock"
+	flock -n "$BENCH_LOCK_FD" || die "another benchmark is using $BENCH_DIR (lock $BENCH_DIR.lock)"
+	BENCH_LOCKED=1
+}
+
+# BENCH_FS=image: mount the dedicated ext4 image on BENCH_DIR, making it the
+# first time.  The inode tables and journal are written by mkfs, so no lazy
+# initialisation runs in the background of the first measurements.
+setup_bench_fs() {
+	mkdir -p "$BENCH_DIR"
+	if [[ $BENCH_FS == image ]] && ! mountpoint -q "$BENCH_DIR"; then
+		if [[ ! -f $BENCH_IMG ]]; then
+			log "making the benchmark file system: ext4 in $BENCH_IMG ($BENCH_IMG_SIZE sparse)"
+			truncate -s "$BENCH_IMG_SIZE" "$BENCH_IMG"
+			mkfs.ext4 -q -F -L lamina-bench -E lazy_itable_init=0,lazy_journal_init=0 "$BENCH_IMG" ||
+				{ rm -f "$BENCH_IMG"; die "mkfs.ext4 $BENCH_IMG failed"; }
+		fi
+		mount -o loop "$BENCH_IMG" "$BENCH_DIR" || die "cannot mount $BENCH_IMG on $BENCH_DIR"
+		IMG_MOUNTED=1
+	fi
+	BENCH_FSTYPE=$(stat -f -c %T "$BENCH_DIR")
+	case "$BENCH_FSTYPE" in
+	tmpfs | ramfs | overlayfs | overlay | fuseblk | fuse)
+		log "warning: BENCH_DIR is on $BENCH_FSTYPE; cold numbers mean little there"
+		;;
+	esac
+}
+
+# URING=on: set fuse.enable_uring to Y for the run (cleanup_bench restores it).
+setup_uring() {
+	if [[ $URING == on ]]; then
+		if [[ -w $URING_PARAM ]]; then
+			URING_SAVED=$(cat "$URING_PARAM")
+			echo Y >"$URING_PARAM"
+		else
+			log "note: this kernel has no FUSE over io_uring ($URING_PARAM); laminafs uses /dev/fuse"
+		fi
+	fi
+	[[ -r $URING_PARAM ]] && log "fuse.enable_uring=$(cat "$URING_PARAM")"
+	return 0
+}
+
+# cleanup_bench SCRATCH: unmount everything under BENCH_DIR, remove SCRATCH
+# if nothing is left mounted, unmount the image, restore fuse.enable_uring.
+# Does nothing unless this script holds the lock on BENCH_DIR: the mounts
+# there are then another run's.
+cleanup_bench() {
+	local scratch=$1 m
+	((BENCH_LOCKED)) || return 0
+	if [[ -d $BENCH_DIR ]]; then
+		for m in $(mounts_under_bench); do
+			log "cleanup: unmounting $m"
+			unmount_one "$m"
+		done
+		# Anything still listed (e.g. a busy mount) gets a lazy unmount.
+		for m in $(mounts_under_bench); do
+			umount -l "$m" 2>/dev/null || true
+		done
+		if [[ -z $(mounts_under_bench) ]]; then
+			rm -rf --one-file-system "$scratch"
+		else
+			log "warning: could not unmount everything under $BENCH_DIR; left $scratch in place"
+		fi
+	fi
+	if ((IMG_MOUNTED)); then
+		umount "$BENCH_DIR" 2>/dev/null || umount -l "$BENCH_DIR" || true
+		IMG_MOUNTED=0
+	fi
+	if [[ -n $URING_SAVED ]]; then
+		echo "$URING_SAVED" >"$URING_PARAM" 2>/dev/null || true
+		URING_SAVED=""
+	fi
+}
+
+# ------------------------------------------------------------ test data --
+
+# Fills a variable named FILLER with 8 KiB of printable pseudo-random text.
+make_filler() {
+	local s="" i h
+	RANDOM=4242
+	while ((${#s} < 8192)); do
+		for ((i = 0; i < 64; i++)); do
+			printf -v h '%04x' $RANDOM
+			s+=$h
+		done
+	done
+	FILLER=${s:0:8192}
+}
+
+# gen_files DIR COUNT : COUNT files named f000.. of 0-8 KiB (bash builtins only,
+# no fork per file).  Uses the shell's seeded RANDOM, so output is repeatable.
+gen_files() {
+	local dir=$1 n=$2 i size name
+	mkdir -p "$dir"
+	for ((i = 0; i < n; i++)); do
+		size=$(((RANDOM * 32768 + RANDOM) % 8193))
+		printf -v name 'f%03d' "$i"
+		printf '%s' "${FILLER:0:size}" >"$dir/$name"
+	done
+}
+
+# make_untar_tarball TARBALL DIRS FILES: DIRS directories (25 to a parent) of
+# FILES small files (0-8 KiB) each, from a fixed seed: the same tarball on
+# every machine and for every script.
+make_untar_tarball() {
+	local tarball=$1 dirs=$2 files=$3 d stage
+	stage=$(dirname -- "$tarball")/untar-stage
+	[[ -n ${FILLER:-} ]] || make_filler
+	rm -rf "$stage"
+	RANDOM=2
+	for ((d = 0; d < dirs; d++)); do
+		gen_files "$stage/x$((d / 25))/y$d" "$files"
+	done
+	tar cf "$tarball" -C "$stage" .
+	rm -rf "$stage"
+}
+
+# --------------------------------------------------------------- fio -----
+
+# fio_terse FIO-ARGS...: runs fio with terse v3 output.  Sets FIO_LINE to the
+# job line (fields split on ';'), or fails with FIO_ERR set.
+fio_terse() {
+	local out
+	FIO_LINE="" FIO_ERR=""
+	if ! out=$(fio "$@" --output-format=terse --terse-version=3 2>&1); then
+		FIO_ERR=$out
+		return 1
+	fi
+	FIO_LINE=$(printf '%s\n' "$out" | grep '^3;' | tail -n1)
+	[[ -n $FIO_LINE ]] || { FIO_ERR="no terse output: $out"; return 1; }
+	local err
+	err=$(printf '%s' "$FIO_LINE" | cut -d';' -f5)
+	[[ $err == 0 ]] || { FIO_ERR="fio reported error '$err'"; return 1; }
+}
+
+# fio_field N: field N of FIO_LINE (terse v3: 8 = read IOPS, 49 = write IOPS).
+fio_field() { printf '%s' "$FIO_LINE" | cut -d';' -f"$1"; }
+
+# --------------------------------------------------------------- report --
+
+host_lines() { # the host / load lines of a result file
+	echo "- host: $(uname -srm), $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
+	echo "- load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- BENCH_DIR: $BENCH_DIR ($BENCH_FSTYPE$( ((IMG_MOUNTED)) && echo ", dedicated image $BENCH_IMG"))"
+	[[ -r $URING_PARAM ]] && echo "- fuse.enable_uring: $(cat "$URING_PARAM") (laminafs serves from io_uring queues when Y)"
+	return 0
+}
+
+check_failure_lines() {
+	((${#CHECK_FAILURES[@]})) || return 0
+	echo
+	echo "## Check failures"
+	echo
+	printf -- '- %s\n' "${CHECK_FAILURES[@]}"
+}
