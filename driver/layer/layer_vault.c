@@ -2429,10 +2429,19 @@ static int rk_copy(struct rk *rk, int dfd, const char *hname, const char *newc,
 			const char *rel;
 			int pfd;
 
+			/* Linked in beside, then renamed over: the new name may
+			 * hold a copy an interrupted run made of this very
+			 * file (it went first then; this run reached another
+			 * name of the group first), which must become a name
+			 * of the group's copy. */
 			rc = lm_layer_dir_at(v->host, lk ? lk->host : mark, &pfd, &rel);
-			if (rc == 0 && linkat(pfd, rel, dfd, newc, 0) && errno != EEXIST)
+			if (rc == 0 && linkat(pfd, rel, v->workfd, tmp, 0))
 				rc = -errno;
 			lm_layer_dir_at_release(v->host, pfd);
+			if (rc == 0 && renameat(v->workfd, tmp, dfd, newc)) {
+				rc = -errno;
+				drop_tmp(v, tmp, false);
+			}
 			if (rc != -ENOENT)
 				goto done;
 			rc = 0; /* the copy is gone: copy again */
