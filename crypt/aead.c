@@ -1,5 +1,6 @@
 /* Block sealing on libsodium's AEAD constructions (see aead.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sodium.h>
 
@@ -51,6 +52,39 @@ const char *lm_aead_name(enum lm_cipher cipher)
 	return NULL;
 }
 
+/* Keys come from a pool of slots carved from secret memory, not one
+ * sodium_malloc each: that costs an mmap, an mprotect and an mlock per key,
+ * and the vault makes a key for every file it opens. A freed slot is
+ * wiped before it goes back on the free list; the memory is never given
+ * back (the pool grows to the most keys alive at once). */
+#define KEY_SLOT ((sizeof(struct lm_aead_key) + 63) / 64 * 64)
+#define KEYS_PER_ARENA 64
+
+static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *key_free;          /* slots linked through their first pointer */
+
+static struct lm_aead_key *key_slot_get(void)
+{
+	void *p;
+
+	pthread_mutex_lock(&key_lock);
+	if (!key_free) {
+		/* A multiple of 64 bytes: sodium_malloc puts it against its
+		 * guard page, so every slot is 64-byte aligned. */
+		unsigned char *a = lm_secret_alloc(KEY_SLOT * KEYS_PER_ARENA);
+
+		for (size_t i = 0; a && i < KEYS_PER_ARENA; i++) {
+			*(void **)(a + i * KEY_SLOT) = key_free;
+			key_free = a + i * KEY_SLOT;
+		}
+	}
+	p = key_free;
+	if (p)
+		key_free = *(void **)p;
+	pthread_mutex_unlock(&key_lock);
+	return p;
+}
+
 int lm_aead_key_new(enum lm_cipher cipher, const unsigned char *key,
 		    struct lm_aead_key **out)
 {
@@ -61,7 +95,7 @@ int lm_aead_key_new(enum lm_cipher cipher, const unsigned char *key,
 		return -EINVAL;
 	if (!lm_aead_available(cipher))
 		return -ENOTSUP;
-	k = lm_secret_alloc(sizeof(*k));
+	k = key_slot_get();
 	if (!k)
 		return -ENOMEM;
 	memset(k, 0, sizeof(*k));
@@ -75,7 +109,13 @@ int lm_aead_key_new(enum lm_cipher cipher, const unsigned char *key,
 
 void lm_aead_key_free(struct lm_aead_key *k)
 {
-	lm_secret_free(k); /* sodium_free wipes it */
+	if (!k)
+		return;
+	sodium_memzero(k, sizeof(*k));
+	pthread_mutex_lock(&key_lock);
+	*(void **)k = key_free;
+	key_free = k;
+	pthread_mutex_unlock(&key_lock);
 }
 
 enum lm_cipher lm_aead_key_cipher(const struct lm_aead_key *k)

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <linux/falloc.h>
@@ -697,6 +698,72 @@ static void seal_block(struct vfile *f, uint64_t i, bool last, const unsigned ch
 	lm_aead_seal(f->key, box, plain, len, ad, AD_LEN);
 }
 
+/* Per-thread buffers for block I/O, kept for the thread's life: a FUSE
+ * request of 1 MiB needs 2 MiB of buffers, and fresh ones cost page faults
+ * on every request. Locked in memory where the limit allows (they hold
+ * plaintext), freed at thread exit. */
+enum { TB_READBOX, TB_PLAIN, TB_WRITEBOX, TB_N };
+
+struct tbuf {
+	unsigned char *p[TB_N];
+	size_t n[TB_N];
+};
+
+static pthread_key_t tbuf_key;
+static pthread_once_t tbuf_once = PTHREAD_ONCE_INIT;
+
+static void tbuf_free(void *arg)
+{
+	struct tbuf *t = arg;
+
+	for (int i = 0; i < TB_N; i++) {
+		if (t->p[i]) {
+			lm_crypt_wipe(t->p[i], t->n[i]);
+			munlock(t->p[i], t->n[i]);
+		}
+		free(t->p[i]);
+	}
+	free(t);
+}
+
+static void tbuf_init(void)
+{
+	pthread_key_create(&tbuf_key, tbuf_free);
+}
+
+/* Buffer WHICH of this thread, at least SIZE bytes; NULL when out of
+ * memory. Valid until the next call for the same WHICH on this thread. */
+static unsigned char *tbuf(int which, size_t size)
+{
+	struct tbuf *t;
+
+	pthread_once(&tbuf_once, tbuf_init);
+	t = pthread_getspecific(tbuf_key);
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t || pthread_setspecific(tbuf_key, t)) {
+			free(t);
+			return NULL;
+		}
+	}
+	if (t->n[which] < size) {
+		size_t n = size < (64u << 10) ? (64u << 10) : size;
+		unsigned char *p = malloc(n);
+
+		if (!p)
+			return NULL;
+		if (t->p[which]) {
+			lm_crypt_wipe(t->p[which], t->n[which]);
+			munlock(t->p[which], t->n[which]);
+			free(t->p[which]);
+		}
+		mlock(p, n); /* best effort */
+		t->p[which] = p;
+		t->n[which] = n;
+	}
+	return t->p[which];
+}
+
 /* Reads and opens blocks [first, first + n) of a file of K blocks (the last
  * LAST bytes long) into PLAIN (n * VBS bytes). Returns the number of blocks
  * read before the first that fails (n: all good), or -errno when the first
@@ -705,7 +772,7 @@ static ssize_t read_blocks(struct vfile *f, uint64_t first, uint64_t n, uint64_t
 			   size_t last, unsigned char *plain)
 {
 	size_t hostlen = (size_t)(n * VBOX);
-	unsigned char *box = malloc(hostlen);
+	unsigned char *box = tbuf(TB_READBOX, hostlen);
 	ssize_t got;
 	uint64_t i;
 
@@ -714,10 +781,8 @@ static ssize_t read_blocks(struct vfile *f, uint64_t first, uint64_t n, uint64_t
 	if (first + n == k)
 		hostlen -= VBS - last;
 	got = pread(f->fd, box, hostlen, host_off(first));
-	if (got < 0) {
-		free(box);
+	if (got < 0)
 		return -errno;
-	}
 	if ((size_t)got < hostlen)
 		memset(box + got, 0, hostlen - (size_t)got);
 	for (i = 0; i < n; i++) {
@@ -734,7 +799,6 @@ static ssize_t read_blocks(struct vfile *f, uint64_t first, uint64_t n, uint64_t
 		if (is_last)
 			memset(plain + i * VBS + last, 0, VBS - last);
 	}
-	free(box);
 	return i == 0 && n > 0 ? -EIO : (ssize_t)i;
 }
 
@@ -761,7 +825,7 @@ static ssize_t vf_pread(struct lm_file *lf, void *buf, size_t len, off_t off)
 		len = (size_t)(size - (uint64_t)off);
 	first = (uint64_t)off / VBS;
 	n = ((uint64_t)off + len - 1) / VBS - first + 1;
-	plain = malloc((size_t)(n * VBS));
+	plain = tbuf(TB_PLAIN, (size_t)(n * VBS));
 	if (!plain) {
 		ret = -ENOMEM;
 		goto out;
@@ -776,7 +840,6 @@ static ssize_t vf_pread(struct lm_file *lf, void *buf, size_t len, off_t off)
 		ret = (ssize_t)len;
 		memcpy(buf, plain + (uint64_t)off - first * VBS, len);
 	}
-	free(plain);
 out:
 	pthread_rwlock_unlock(f->lock);
 	return ret;
@@ -819,13 +882,10 @@ static ssize_t vf_write_locked(struct vfile *f, const unsigned char *buf, size_t
 			return rc;
 	}
 	n = lastb - first + 1;
-	plain = malloc((size_t)(n * VBS));
-	box = malloc((size_t)(n * VBOX));
-	if (!plain || !box) {
-		free(plain);
-		free(box);
+	plain = tbuf(TB_PLAIN, (size_t)(n * VBS));
+	box = tbuf(TB_WRITEBOX, (size_t)(n * VBOX));
+	if (!plain || !box)
 		return -ENOMEM;
-	}
 	/* Blocks only partly written keep their other bytes. */
 	for (i = 0; i < n; i++) {
 		uint64_t b = first + i;
@@ -856,10 +916,7 @@ static ssize_t vf_write_locked(struct vfile *f, const unsigned char *buf, size_t
 			hostlen -= VBS - nlast;
 		rc = pwrite_all(f->fd, box, hostlen, host_off(first));
 	}
-	/* A shrinking last box (never here: writes only grow) needs no cut. */
 out:
-	free(plain);
-	free(box);
 	return rc ? rc : (ssize_t)len;
 }
 
