@@ -89,7 +89,9 @@
  * ---- Symlinks and xattrs ----
  *
  *   A symlink's target on the host is base64url(box(target)), additional
- *   data uuid || "lamina.link". An xattr NAME=VALUE is stored as host xattr
+ *   data uuid || "lamina.link". A target too long for that (over 3,030
+ *   bytes) makes the host target "lamina.xlink.<id>" (32 hex digits) and
+ *   the box goes into the file lamina.links/<id> at the vault's root. An xattr NAME=VALUE is stored as host xattr
  *   "<ns>.lamina.x.<lm_name_seal(names key, xattr dirid, NAME)>" (ns is
  *   trusted where the daemon may set it, else user) with value
  *   box(VALUE), additional data uuid || the host name. The xattr dirid is

@@ -77,7 +77,8 @@ struct dce {
 
 struct lm_vault {
 	struct lm_layer base;
-	int lockfd;                     /* the root, flock'ed: shared by mounts, exclusive by a rekey */
+	int lockfd;                     /* the root: flock'ed (shared by mounts, exclusive
+					 * by a rekey); lamina.links/ is under it */
 	struct lm_layer *host;          /* dir layer over the same root; owned */
 	int workfd;
 	bool durable;
@@ -1450,10 +1451,13 @@ static int vault_iterate(struct lm_layer *l, const char *dir, lm_iter_fn fn, voi
 
 /* ---- symlinks and xattrs ---- */
 
-/* A symlink whose sealed target is too long for a host symlink has this
- * host target, and the sealed target in its XLINK_XATTR xattr. */
-#define XLINK_TARGET "lamina.xlink"
-#define XLINK_XATTR "lamina.link"    /* after "trusted." / "user." */
+/* A symlink whose sealed target is too long for a host symlink has the
+ * host target "lamina.xlink.<id>" (32 hex digits), and its sealed target
+ * in the file lamina.links/<id> at the vault's root. The record goes with
+ * the symlink's last name; one left by a crash is never read. */
+#define XLINK_PREFIX "lamina.xlink."
+#define XLINK_DIR "lamina.links"
+#define XLINK_ID 16
 
 static void link_ad(const struct lm_vault *v, unsigned char *ad)
 {
@@ -1462,21 +1466,37 @@ static void link_ad(const struct lm_vault *v, unsigned char *ad)
 }
 #define LINK_AD_LEN (16 + sizeof(LINK_AD) - 1)
 
-/* Reads the sealed target of host symlink REL in DFD into BOX (a buffer
- * of XATTR_SIZE_MAX bytes). Returns the box's length or -errno. */
+/* The record of host target ENC into REC ("lamina.links/<id>"), or false
+ * when ENC is not a record's. */
+static bool xlink_record(const char *enc, char *rec, size_t size)
+{
+	const char *id = enc + strlen(XLINK_PREFIX);
+
+	if (strncmp(enc, XLINK_PREFIX, strlen(XLINK_PREFIX)) || strlen(id) != 2 * XLINK_ID ||
+	    strspn(id, "0123456789abcdef") != 2 * XLINK_ID)
+		return false;
+	snprintf(rec, size, "%s/%s", XLINK_DIR, id);
+	return true;
+}
+
+/* Reads the sealed target of host symlink REL in DFD into BOX (PATH_MAX +
+ * LM_AEAD_OVERHEAD bytes). Returns the box's length or -errno. */
 static ssize_t link_box(struct lm_vault *v, int dfd, const char *rel, unsigned char *box)
 {
-	char enc[PATH_MAX], pp[PATH_MAX + 64], name[32];
+	char enc[PATH_MAX], rec[64];
 	ssize_t n = readlinkat(dfd, rel, enc, sizeof(enc) - 1);
+	int fd;
 
 	if (n < 0)
 		return -errno;
 	enc[n] = '\0';
-	if (strcmp(enc, XLINK_TARGET))
-		return lm_b64url_decode(box, XATTR_SIZE_MAX, enc, (size_t)n);
-	snprintf(pp, sizeof(pp), "/proc/self/fd/%d/%s", dfd, rel);
-	snprintf(name, sizeof(name), "%s%s", v->xns, XLINK_XATTR);
-	n = lgetxattr(pp, name, box, XATTR_SIZE_MAX);
+	if (!xlink_record(enc, rec, sizeof(rec)))
+		return lm_b64url_decode(box, PATH_MAX + LM_AEAD_OVERHEAD, enc, (size_t)n);
+	fd = openat(v->lockfd, rec, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -EIO;
+	n = read(fd, box, PATH_MAX + LM_AEAD_OVERHEAD);
+	close(fd);
 	return n < 0 ? -EIO : n;
 }
 
@@ -1484,9 +1504,8 @@ static ssize_t link_box(struct lm_vault *v, int dfd, const char *rel, unsigned c
  * NUL-ended) with whichever keys seal it. Returns its length, or -EIO. */
 static ssize_t link_read(struct lm_vault *v, int dfd, const char *rel, char *buf, size_t size)
 {
-	unsigned char *box = malloc(XATTR_SIZE_MAX), *plain = malloc(XATTR_SIZE_MAX);
-	unsigned char ad[LINK_AD_LEN];
-	ssize_t raw = box && plain ? link_box(v, dfd, rel, box) : -ENOMEM, ret = -EIO;
+	unsigned char box[PATH_MAX + LM_AEAD_OVERHEAD], plain[PATH_MAX], ad[LINK_AD_LEN];
+	ssize_t raw = link_box(v, dfd, rel, box), ret = -EIO;
 
 	link_ad(v, ad);
 	for (int i = 0; raw >= (ssize_t)LM_AEAD_OVERHEAD && i < v->nks; i++) {
@@ -1498,66 +1517,79 @@ static ssize_t link_read(struct lm_vault *v, int dfd, const char *rel, char *buf
 		memcpy(buf, plain, (size_t)ret);
 		break;
 	}
-	if (raw == -ENOMEM)
-		ret = -ENOMEM;
-	free(box);
-	free(plain);
+	lm_crypt_wipe(plain, sizeof(plain));
 	return ret;
 }
 
 /* The plaintext length of host symlink REL in DFD's target. */
 static off_t link_size(struct lm_vault *v, int dfd, const char *rel)
 {
-	char enc[PATH_MAX], pp[PATH_MAX + 64], name[32];
+	char enc[PATH_MAX], rec[64];
 	ssize_t n = readlinkat(dfd, rel, enc, sizeof(enc) - 1), raw;
+	struct stat st;
 
 	if (n < 0)
 		return 0;
 	enc[n] = '\0';
-	if (strcmp(enc, XLINK_TARGET)) {
+	if (!xlink_record(enc, rec, sizeof(rec)))
 		raw = n * 3 / 4;
-	} else {
-		snprintf(pp, sizeof(pp), "/proc/self/fd/%d/%s", dfd, rel);
-		snprintf(name, sizeof(name), "%s%s", v->xns, XLINK_XATTR);
-		raw = lgetxattr(pp, name, NULL, 0);
-	}
+	else
+		raw = fstatat(v->lockfd, rec, &st, AT_SYMLINK_NOFOLLOW) ? 0 : (ssize_t)st.st_size;
 	return raw > (ssize_t)LM_AEAD_OVERHEAD ? (off_t)(raw - (ssize_t)LM_AEAD_OVERHEAD) : 0;
 }
 
 /* Makes host symlink REL in DFD holding TARGET sealed: in the host target,
- * or, too long for that (over 3,030 bytes), in an xattr of the symlink
- * (-ENAMETOOLONG where the host takes no such xattr on a symlink). */
+ * or, too long for that (over 3,030 bytes), in a record of lamina.links/. */
 static int link_make(struct lm_vault *v, int dfd, const char *rel, const char *target)
 {
 	size_t len = strlen(target), blen = len + LM_AEAD_OVERHEAD;
-	unsigned char ad[LINK_AD_LEN], *box;
-	char enc[PATH_MAX], pp[PATH_MAX + 64], name[32];
-	int rc = 0;
+	unsigned char ad[LINK_AD_LEN], box[PATH_MAX + LM_AEAD_OVERHEAD], id[XLINK_ID];
+	char enc[PATH_MAX], rec[64];
+	int fd, rc = 0;
 
 	if (len >= PATH_MAX)
 		return -ENAMETOOLONG;
-	box = malloc(blen);
-	if (!box)
-		return -ENOMEM;
 	link_ad(v, ad);
 	lm_aead_seal(v->ks[0].metakey, box, (const unsigned char *)target, len, ad, sizeof(ad));
-	if (lm_b64url_encode(enc, sizeof(enc), box, blen) >= 0) {
-		rc = symlinkat(enc, dfd, rel) ? -errno : 0;
-	} else if (symlinkat(XLINK_TARGET, dfd, rel)) {
+	if (lm_b64url_encode(enc, sizeof(enc), box, blen) >= 0)
+		return symlinkat(enc, dfd, rel) ? -errno : 0;
+	lm_crypt_random(id, sizeof(id));
+	memcpy(enc, XLINK_PREFIX, strlen(XLINK_PREFIX));
+	lm_crypt_hex(enc + strlen(XLINK_PREFIX), id, sizeof(id));
+	xlink_record(enc, rec, sizeof(rec));
+	if (mkdirat(v->lockfd, XLINK_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	fd = openat(v->lockfd, rec, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = pwrite_all(fd, box, blen, 0);
+	close(fd);
+	if (rc == 0 && symlinkat(enc, dfd, rel))
 		rc = -errno;
-	} else {
-		snprintf(pp, sizeof(pp), "/proc/self/fd/%d/%s", dfd, rel);
-		snprintf(name, sizeof(name), "%s%s", v->xns, XLINK_XATTR);
-		if (lsetxattr(pp, name, box, blen, 0)) {
-			/* No xattr on a symlink here (unprivileged), or none that
-			 * large (ext4 keeps an inode's xattrs in one block). */
-			rc = errno == EPERM || errno == ENOTSUP || errno == ENOSPC ||
-			     errno == E2BIG || errno == ERANGE ? -ENAMETOOLONG : -errno;
-			unlinkat(dfd, rel, 0);
-		}
-	}
-	free(box);
+	if (rc)
+		unlinkat(v->lockfd, rec, 0);
 	return rc;
+}
+
+/* Before host object HOST goes: the record of its target when it is a
+ * symlink's last name with one (into REC), else "". */
+static void link_record_of(struct lm_vault *v, const char *host, char *rec, size_t size)
+{
+	char enc[PATH_MAX];
+	const char *rel;
+	struct stat st;
+	ssize_t n;
+	int dfd;
+
+	rec[0] = '\0';
+	if (lm_layer_dir_at(v->host, host, &dfd, &rel) == 0 &&
+	    fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) &&
+	    st.st_nlink == 1 && (n = readlinkat(dfd, rel, enc, sizeof(enc) - 1)) > 0) {
+		enc[n] = '\0';
+		if (!xlink_record(enc, rec, size))
+			rec[0] = '\0';
+	}
+	lm_layer_dir_at_release(v->host, dfd);
 }
 
 static ssize_t vault_readlink(struct lm_layer *l, const char *path, char *buf, size_t size)
@@ -1929,12 +1961,17 @@ static int vault_link(struct lm_layer *l, const char *from, const char *to)
 static int vault_unlink(struct lm_layer *l, const char *path)
 {
 	struct lm_vault *v = VL(l);
+	char rec[64];
 	int rc;
 
 	VPATH(p, v, path);
+	link_record_of(v, p->host, rec, sizeof(rec));
 	rc = v->host->ops->unlink(v->host, p->host);
-	if (rc == 0)
+	if (rc == 0) {
 		side_drop(v, p);
+		if (rec[0])
+			unlinkat(v->lockfd, rec, 0);
+	}
 	return rc;
 }
 
@@ -2051,6 +2088,11 @@ static int vault_rename(struct lm_layer *l, const char *from, const char *to, un
 	}
 	if (S_ISDIR(sa.st_mode) || b_dir)
 		dc_clear(v);
+	/* A symlink replaced at TO takes its target's record with it. */
+	char rec[64] = "";
+
+	if (!(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)))
+		link_record_of(v, b->host, rec, sizeof(rec));
 	rc = side_write(v, b);
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
 		rc = side_write(v, a);
@@ -2058,6 +2100,8 @@ static int vault_rename(struct lm_layer *l, const char *from, const char *to, un
 		rc = v->host->ops->rename(v->host, a->host, b->host, flags);
 	if (rc == 0) {
 		side_drop(v, a);
+		if (rec[0])
+			unlinkat(v->lockfd, rec, 0);
 	} else {
 		side_drop(v, b);
 	}
@@ -2667,8 +2711,22 @@ static int rk_entry(struct rk *rk, int dfd, const char *hostdir, const char *hna
 			}
 			free(lk);
 		}
+		char rec[64] = "";
+
+		if (rc == 0 && S_ISLNK(st.st_mode) && st.st_nlink == 1) {
+			char enc[PATH_MAX];
+			ssize_t m = readlinkat(dfd, hname, enc, sizeof(enc) - 1);
+
+			if (m > 0) {
+				enc[m] = '\0';
+				if (!xlink_record(enc, rec, sizeof(rec)))
+					rec[0] = '\0';
+			}
+		}
 		if (rc == 0 && unlinkat(dfd, hname, 0) && errno != ENOENT)
 			rc = -errno;
+		if (rc == 0 && rec[0])
+			unlinkat(v->lockfd, rec, 0);
 	}
 	if (rc == 0 && old_long) {
 		/* The old long name's side file goes with it. */
