@@ -208,6 +208,38 @@ setup_uring() {
 # if nothing is left mounted, unmount the image, restore fuse.enable_uring.
 # Does nothing unless this script holds the lock on BENCH_DIR: the mounts
 # there are then another run's.
+# install_cleanup SCRATCH: on exit, whatever the cause, cleanup_bench
+# SCRATCH runs once and the exit status is kept; INT and TERM say so.
+install_cleanup() {
+	BENCH_SCRATCH=$1
+	BENCH_CLEANED=0
+	trap bench_on_exit EXIT
+	trap 'log "interrupted"; exit 130' INT
+	trap 'log "terminated"; exit 143' TERM
+}
+
+bench_on_exit() {
+	local rc=$?
+	((BENCH_CLEANED)) && return
+	BENCH_CLEANED=1
+	trap - INT TERM
+	cleanup_bench "$BENCH_SCRATCH"
+	exit "$rc"
+}
+
+# data_is_current: true (and says so) when $DATA_DIR holds data of
+# $DATA_STAMP and --fresh-data was not given; else empties $DATA_DIR for
+# new data and returns false.
+data_is_current() {
+	if [[ $FRESH_DATA -eq 0 && -f $DATA_DIR/stamp && $(<"$DATA_DIR/stamp") == "$DATA_STAMP" ]]; then
+		log "reusing test data in $DATA_DIR (--fresh-data regenerates it)"
+		return 0
+	fi
+	log "generating test data in $DATA_DIR"
+	rm -rf --one-file-system "$DATA_DIR"
+	return 1
+}
+
 cleanup_bench() {
 	local scratch=$1 m
 	((BENCH_LOCKED)) || return 0

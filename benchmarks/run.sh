@@ -205,28 +205,12 @@ DATA_DIR="$BENCH_DIR/data-$MODE"
 LOWER="$DATA_DIR/lower"
 UNTAR_TARBALL="$DATA_DIR/untar.tar"
 
-CLEANED=0
-cleanup() {
-	local rc=$?
-	((CLEANED)) && return
-	CLEANED=1
-	trap - INT TERM
-	cleanup_bench "$PEERS_DIR"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
+install_cleanup "$PEERS_DIR"
 
 # ------------------------------------------------------------- helpers ----
 
 generate_data() {
-	if [[ $FRESH_DATA -eq 0 && -f $DATA_DIR/stamp && $(<"$DATA_DIR/stamp") == "$DATA_STAMP" ]]; then
-		log "reusing test data in $DATA_DIR (--fresh-data regenerates it)"
-		return
-	fi
-	log "generating test data in $DATA_DIR"
-	rm -rf --one-file-system "$DATA_DIR"
+	data_is_current && return
 	mkdir -p "$LOWER"
 	local t0 a b c d
 	t0=$(now)

@@ -257,28 +257,12 @@ KEYFILE="$PEERS_DIR/lamina.key"
 PASSFILE="$PEERS_DIR/gocryptfs.pass"
 TENANT=bench
 
-CLEANED=0
-cleanup() {
-	local rc=$?
-	((CLEANED)) && return
-	CLEANED=1
-	trap - INT TERM
-	cleanup_bench "$PEERS_DIR"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
+install_cleanup "$PEERS_DIR"
 
 # ------------------------------------------------------------- helpers ----
 
 generate_data() {
-	if [[ $FRESH_DATA -eq 0 && -f $DATA_DIR/stamp && $(<"$DATA_DIR/stamp") == "$DATA_STAMP" ]]; then
-		log "reusing test data in $DATA_DIR (--fresh-data regenerates it)"
-		return
-	fi
-	log "generating test data in $DATA_DIR"
-	rm -rf --one-file-system "$DATA_DIR"
+	data_is_current && return
 	mkdir -p "$DATA_DIR"
 	log "  ${BIG_LABEL} random file src.bin (the source of the sequential write)"
 	dd if=/dev/urandom of="$SRC" bs=1M count="$BIG_MIB" status=none

@@ -1820,6 +1820,21 @@ static void drop_tmp(struct lm_vault *v, const char *tmp, bool dir)
 	unlinkat(v->workfd, tmp, dir ? AT_REMOVEDIR : 0);
 }
 
+/* Puts work object TMP (a directory when DIR) in place at P: its long
+ * name's side record first; on failure both are gone. */
+static int place_new(struct lm_vault *v, const char *tmp, const struct vpath *p, bool dir)
+{
+	int rc = side_write(v, p);
+
+	if (rc == 0)
+		rc = host_place(v, tmp, p->host);
+	if (rc) {
+		drop_tmp(v, tmp, dir);
+		side_drop(v, p);
+	}
+	return rc;
+}
+
 static int vault_mkdir(struct lm_layer *l, const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
 	struct lm_vault *v = VL(l);
@@ -1831,16 +1846,7 @@ static int vault_mkdir(struct lm_layer *l, const char *path, mode_t mode, uid_t 
 		return -EEXIST;
 	tmp_name(v, tmp, sizeof(tmp));
 	rc = new_dir(v, tmp, mode, uid, gid);
-	if (rc)
-		return rc;
-	rc = side_write(v, p);
-	if (rc == 0)
-		rc = host_place(v, tmp, p->host);
-	if (rc) {
-		drop_tmp(v, tmp, true);
-		side_drop(v, p);
-	}
-	return rc;
+	return rc ? rc : place_new(v, tmp, p, true);
 }
 
 static int vault_mknod(struct lm_layer *l, const char *path, mode_t mode, dev_t rdev,
@@ -2340,15 +2346,11 @@ static int vault_copy_in(struct lm_layer *l, const char *path, struct lm_layer *
 		rc = -errno;
 	if (rc == 0 && utimensat(v->workfd, tmp, ts, AT_SYMLINK_NOFOLLOW))
 		rc = -errno;
-	if (rc == 0)
-		rc = side_write(v, p);
-	if (rc == 0)
-		rc = host_place(v, tmp, p->host);
 	if (rc) {
 		drop_tmp(v, tmp, dir);
-		side_drop(v, p);
+		return rc;
 	}
-	return rc;
+	return place_new(v, tmp, p, dir);
 }
 
 /* ---- rekey ---- */
