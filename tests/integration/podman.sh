@@ -74,6 +74,13 @@ for tool in conmon crun tar; do
 done
 
 PM=$T/podman
+# The binary under test must stay visible under the private directories
+# mounted below (a build tree under /var/tmp would be hidden): a copy.
+case $LAMINAFS in
+/var/tmp/* | /var/lib/containers/* | /run/containers/* | /run/crun/*)
+	mkdir -p "$T/bin" && cp "$LAMINAFS" "$T/bin/" || lm_die "cannot copy $LAMINAFS"
+	LAMINAFS=$T/bin/$(basename "$LAMINAFS") ;;
+esac
 GRAPH=$PM/graph
 RUNROOT=$PM/run
 FSTYPE=fuse.$(basename "$LAMINAFS")
