@@ -846,6 +846,22 @@ out:
 	return ret;
 }
 
+/* Seals block B of a file of geometry (K, LAST) anew, as the last block
+ * of LEN bytes or a full one (IS_LAST false, LEN VBS): its first bytes
+ * kept, the rest zeros. For a file that grows past its old last block or
+ * shrinks into an earlier one. */
+static int reseal_block(struct vfile *f, uint64_t b, uint64_t k, size_t last, bool is_last,
+			size_t len)
+{
+	unsigned char plain[VBS], box[VBOX];
+	ssize_t got = read_blocks(f, b, 1, k, last, plain);
+
+	if (got != 1)
+		return got < 0 ? (int)got : -EIO;
+	seal_block(f, b, is_last, plain, len, box);
+	return pwrite_all(f->fd, box, len + LM_AEAD_OVERHEAD, host_off(b));
+}
+
 /* Writes LEN bytes of BUF at OFF into a file of geometry (SIZE, K, LAST),
  * with the write lock held: every block the write touches is resealed, and
  * the old last block too when the file grows past it. */
@@ -863,22 +879,7 @@ static ssize_t vf_write_locked(struct vfile *f, const unsigned char *buf, size_t
 
 	/* The old last block becomes a full one when the file grows past it. */
 	if (nk > k && k - 1 < first) {
-		unsigned char *old = malloc(VBS), *ob = malloc(VBOX);
-
-		if (!old || !ob) {
-			free(old);
-			free(ob);
-			return -ENOMEM;
-		}
-		got = read_blocks(f, k - 1, 1, k, last, old);
-		if (got == 1) {
-			seal_block(f, k - 1, false, old, VBS, ob);
-			rc = pwrite_all(f->fd, ob, VBOX, host_off(k - 1));
-		}
-		free(old);
-		free(ob);
-		if (got != 1)
-			return got < 0 ? got : -EIO;
+		rc = reseal_block(f, k - 1, k, last, false, VBS);
 		if (rc)
 			return rc;
 	}
@@ -948,8 +949,6 @@ static int vf_truncate_locked(struct vfile *f, uint64_t nsize)
 {
 	uint64_t size, k, nk;
 	size_t last, nlast;
-	unsigned char *plain, *box;
-	ssize_t got;
 	int rc = vf_geom(f, &size, &k, &last);
 
 	if (rc)
@@ -966,49 +965,20 @@ static int vf_truncate_locked(struct vfile *f, uint64_t nsize)
 
 			return n < 0 ? (int)n : 0;
 		}
-		plain = calloc(1, VBS);
-		box = malloc(VBOX);
-		rc = -ENOMEM;
-		if (plain && box) {
-			/* The new last block (the ones between are holes)... */
-			seal_block(f, nk - 1, true, plain, nlast, box);
-			rc = pwrite_all(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1));
-		}
-		if (rc == 0) {
-			/* ...then the old last block, now a full one. */
-			got = read_blocks(f, k - 1, 1, k, last, plain);
-			if (got != 1)
-				rc = got < 0 ? (int)got : -EIO;
-		}
-		if (rc == 0) {
-			seal_block(f, k - 1, false, plain, VBS, box);
-			rc = pwrite_all(f->fd, box, VBOX, host_off(k - 1));
-		}
-		free(plain);
-		free(box);
-		return rc;
+		/* The new last block (the ones between are holes), then the
+		 * old last block, now a full one. */
+		unsigned char zero[VBS] = { 0 }, box[VBOX];
+
+		seal_block(f, nk - 1, true, zero, nlast, box);
+		rc = pwrite_all(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1));
+		return rc ? rc : reseal_block(f, k - 1, k, last, false, VBS);
 	}
 	/* Shrinking: the new last block keeps its first bytes. */
 	nk = nsize == 0 ? 1 : (nsize - 1) / VBS + 1;
 	nlast = (size_t)(nsize - (nk - 1) * VBS);
-	plain = malloc(VBS);
-	box = malloc(VBOX);
-	if (!plain || !box) {
-		free(plain);
-		free(box);
-		return -ENOMEM;
-	}
-	got = read_blocks(f, nk - 1, 1, k, last, plain);
-	if (got != 1) {
-		rc = got < 0 ? (int)got : -EIO;
-	} else {
-		seal_block(f, nk - 1, true, plain, nlast, box);
-		rc = pwrite_all(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1));
-		if (rc == 0 && ftruncate(f->fd, host_off(nk - 1) + (off_t)(nlast + LM_AEAD_OVERHEAD)))
-			rc = -errno;
-	}
-	free(plain);
-	free(box);
+	rc = reseal_block(f, nk - 1, k, last, true, nlast);
+	if (rc == 0 && ftruncate(f->fd, host_off(nk - 1) + (off_t)(nlast + LM_AEAD_OVERHEAD)))
+		rc = -errno;
 	return rc;
 }
 
@@ -2287,11 +2257,23 @@ static int copy_xattrs_in(struct lm_vault *v, const char *tmp, struct lm_layer *
 	return lm_layer_xattr_foreach(src, src_path, seal_copied_xattr, &x);
 }
 
+/* Gives work object TMP the owner, mode and times of ST (chmod after
+ * chown: chown clears the set-id bits). */
+static int work_attrs(struct lm_vault *v, const char *tmp, const struct stat *st)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	if (fchownat(v->workfd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) ||
+	    (!S_ISLNK(st->st_mode) && fchmodat(v->workfd, tmp, st->st_mode & 07777, 0)) ||
+	    utimensat(v->workfd, tmp, ts, AT_SYMLINK_NOFOLLOW))
+		return -errno;
+	return 0;
+}
+
 static int vault_copy_in(struct lm_layer *l, const char *path, struct lm_layer *src,
 			 const char *src_path, const struct stat *st)
 {
 	struct lm_vault *v = VL(l);
-	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	unsigned char owner[LM_VAULT_OWNER], fid[LM_VAULT_FILE_ID];
 	bool dir = S_ISDIR(st->st_mode);
 	char tmp[64];
@@ -2340,12 +2322,8 @@ static int vault_copy_in(struct lm_layer *l, const char *path, struct lm_layer *
 		return rc;
 	}
 	rc = copy_xattrs_in(v, tmp, src, src_path);
-	if (rc == 0 && fchownat(v->workfd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW))
-		rc = -errno;
-	if (rc == 0 && !S_ISLNK(st->st_mode) && fchmodat(v->workfd, tmp, st->st_mode & 07777, 0))
-		rc = -errno;
-	if (rc == 0 && utimensat(v->workfd, tmp, ts, AT_SYMLINK_NOFOLLOW))
-		rc = -errno;
+	if (rc == 0)
+		rc = work_attrs(v, tmp, st);
 	if (rc) {
 		drop_tmp(v, tmp, dir);
 		return rc;
@@ -2355,21 +2333,12 @@ static int vault_copy_in(struct lm_layer *l, const char *path, struct lm_layer *
 
 /* ---- rekey ---- */
 
-/* A hard-linked file already converted: the new host path of its inode. */
-struct rk_link {
-	dev_t dev;
-	ino_t ino;
-	char *host;
-	struct rk_link *next;
-};
-
 struct rk {
 	char markname[64];       /* xattr on an old inode: where its copy is */
 	struct lm_vault *v;
 	lm_rekey_fn fn;
 	void *ctx;
 	struct lm_rekey_progress p;
-	struct rk_link *links;
 };
 
 /* Reseals every xattr of host object SRC (a /proc path) that is sealed with
@@ -2507,28 +2476,18 @@ static int rk_copy(struct rk *rk, int dfd, const char *hname, const char *newc,
 		   const struct stat *st, const unsigned char *dirid, const char *name)
 {
 	struct lm_vault *v = rk->v;
-	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	char tmp[64], sp[PATH_MAX], dp[PATH_MAX];
-	struct rk_link *lk = NULL;
 	int rc = 0;
 
 	tmp_name(v, tmp, sizeof(tmp));
-	/* (An old inode left with one name may still have a copy.) */
+	/* Another name of a file already copied (in this run, or in an
+	 * interrupted one): the old inode's mark says where the copy is. */
 	if (S_ISREG(st->st_mode)) {
-		char mark[HOST_MAX], sp[PATH_MAX];
-		ssize_t n = -1;
+		char mark[HOST_MAX];
+		ssize_t n = proc_of(dfd, hname, sp, sizeof(sp)) ? -1 :
+			    lgetxattr(sp, rk->markname, mark, sizeof(mark) - 1);
 
-		/* Another name of a file already copied (in this run, or in
-		 * an interrupted one: the old inode says where): link it. */
-		for (lk = rk->links; lk; lk = lk->next)
-			if (lk->dev == st->st_dev && lk->ino == st->st_ino)
-				break;
-		if (!lk && proc_of(dfd, hname, sp, sizeof(sp)) == 0) {
-			n = lgetxattr(sp, rk->markname, mark, sizeof(mark) - 1);
-			if (n > 0)
-				mark[n] = '\0';
-		}
-		if (lk || n > 0) {
+		if (n > 0) {
 			const char *rel;
 			int pfd;
 
@@ -2537,7 +2496,8 @@ static int rk_copy(struct rk *rk, int dfd, const char *hname, const char *newc,
 			 * file (it went first then; this run reached another
 			 * name of the group first), which must become a name
 			 * of the group's copy. */
-			rc = lm_layer_dir_at(v->host, lk ? lk->host : mark, &pfd, &rel);
+			mark[n] = '\0';
+			rc = lm_layer_dir_at(v->host, mark, &pfd, &rel);
 			if (rc == 0 && linkat(pfd, rel, v->workfd, tmp, 0))
 				rc = -errno;
 			lm_layer_dir_at_release(v->host, pfd);
@@ -2575,12 +2535,8 @@ static int rk_copy(struct rk *rk, int dfd, const char *hname, const char *newc,
 		rc = proc_of(v->workfd, tmp, dp, sizeof(dp));
 	if (rc == 0)
 		rc = rk_xattrs(v, sp, dp);
-	if (rc == 0 && fchownat(v->workfd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW))
-		rc = -errno;
-	if (rc == 0 && !S_ISLNK(st->st_mode) && fchmodat(v->workfd, tmp, st->st_mode & 07777, 0))
-		rc = -errno;
-	if (rc == 0 && utimensat(v->workfd, tmp, ts, AT_SYMLINK_NOFOLLOW))
-		rc = -errno;
+	if (rc == 0)
+		rc = work_attrs(v, tmp, st);
 	if (rc)
 		goto fail;
 	if (renameat2(v->workfd, tmp, dfd, newc, RENAME_NOREPLACE)) {
@@ -2696,22 +2652,14 @@ static int rk_entry(struct rk *rk, int dfd, const char *hostdir, const char *hna
 		snprintf(plainz, sizeof(plainz), "%.*s", (int)n, plain);
 		rc = rk_copy(rk, dfd, hname, newc, &st, dirid, plainz);
 		if (rc == 0 && S_ISREG(st.st_mode) && st.st_nlink > 1) {
-			struct rk_link *lk = calloc(1, sizeof(*lk));
 			char sp[PATH_MAX];
 
 			/* The old inode's other names will link to the copy. */
-			if (lm_path_join(child, sizeof(child), hostdir, newc) == 0 &&
-			    proc_of(dfd, hname, sp, sizeof(sp)) == 0 &&
-			    lsetxattr(sp, rk->markname, child, strlen(child), 0))
+			rc = lm_path_join(child, sizeof(child), hostdir, newc);
+			if (rc == 0)
+				rc = proc_of(dfd, hname, sp, sizeof(sp));
+			if (rc == 0 && lsetxattr(sp, rk->markname, child, strlen(child), 0))
 				rc = -errno;
-			if (rc == 0 && lk && (lk->host = strdup(child))) {
-				lk->dev = st.st_dev;
-				lk->ino = st.st_ino;
-				lk->next = rk->links;
-				rk->links = lk;
-				lk = NULL;
-			}
-			free(lk);
 		}
 		char rec[64] = "";
 
@@ -2810,13 +2758,6 @@ int lm_layer_vault_rekey(struct lm_layer *l, lm_rekey_fn fn, void *ctx)
 		return -EINVAL;
 	snprintf(rk.markname, sizeof(rk.markname), "%slamina.rekeyed", v->xns);
 	rc = rk_dir(&rk, ".", v->rootid, 0);
-	while (rk.links) {
-		struct rk_link *n = rk.links->next;
-
-		free(rk.links->host);
-		free(rk.links);
-		rk.links = n;
-	}
 	dc_clear(v);
 	return rc;
 }
