@@ -64,28 +64,25 @@ static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg,
 	}
 	if (!o->upperdir)
 		return 0;
-	if (o->tenant && !o->workdir) {
-		/* A volume: the vault keeps its own work directory. */
-		rc = lm_vault_mount_open(o, &cfg->upper, vm, msg, sizeof(msg));
-		if (rc)
-			fprintf(stderr, "laminafs: %s\n", msg);
-		return rc;
+	/* A volume (tenant= without workdir=): the vault keeps its own work
+	 * directory. */
+	if (o->workdir) {
+		if (stat(o->upperdir, &us)) {
+			rc = -errno;
+			die_layer("upperdir", o->upperdir, rc);
+			return rc;
+		}
+		if (stat(o->workdir, &ws)) {
+			rc = -errno;
+			die_layer("workdir", o->workdir, rc);
+			return rc;
+		}
+		if (us.st_dev != ws.st_dev) {
+			fprintf(stderr, "laminafs: upperdir and workdir must be on the same filesystem\n");
+			return -EXDEV;
+		}
+		clean_workdir(o->workdir);
 	}
-	if (stat(o->upperdir, &us)) {
-		rc = -errno;
-		die_layer("upperdir", o->upperdir, rc);
-		return rc;
-	}
-	if (stat(o->workdir, &ws)) {
-		rc = -errno;
-		die_layer("workdir", o->workdir, rc);
-		return rc;
-	}
-	if (us.st_dev != ws.st_dev) {
-		fprintf(stderr, "laminafs: upperdir and workdir must be on the same filesystem\n");
-		return -EXDEV;
-	}
-	clean_workdir(o->workdir);
 	if (o->tenant) {
 		rc = lm_vault_mount_open(o, &cfg->upper, vm, msg, sizeof(msg));
 		if (rc)
