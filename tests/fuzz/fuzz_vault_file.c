@@ -14,6 +14,7 @@
  */
 #include "fuzz.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -87,19 +88,20 @@ static void setup(void)
 	    f->ops->pwrite(f, plain, PLAIN_LEN, 0) != PLAIN_LEN)
 		abort();
 	f->ops->close(f);
-	/* The one file in the directory that is not the vault's own. */
-	snprintf(host, sizeof(host), "%s", dir);
+	/* The one file in the directory that is not the vault's own (the
+	 * vault's own names hold a '.', sealed names never do). */
 	{
-		char cmd[700];
-		FILE *ls;
+		DIR *d = opendir(dir);
+		struct dirent *de;
 
-		snprintf(cmd, sizeof(cmd), "ls %s | grep -v '\\.'", dir);
-		ls = popen(cmd, "r");
-		if (!ls || !fgets(p, sizeof(p), ls))
+		host[0] = '\0';
+		while (d && (de = readdir(d)))
+			if (!strchr(de->d_name, '.'))
+				snprintf(host, sizeof(host), "%s/%s", dir, de->d_name);
+		if (d)
+			closedir(d);
+		if (!host[0])
 			abort();
-		pclose(ls);
-		p[strcspn(p, "\n")] = '\0';
-		snprintf(host, sizeof(host), "%s/%s", dir, p);
 	}
 	if (stat(host, &st))
 		abort();
