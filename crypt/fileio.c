@@ -10,6 +10,7 @@
 
 #include "crypt.h"
 #include "fileio.h"
+#include "keystore.h"
 
 int lm_fd_read(int fd, size_t max, unsigned char **buf, size_t *len)
 {
@@ -244,4 +245,29 @@ int lm_secret_fd_read(int fd, const char *what, const char *path, unsigned char 
 	else
 		*len = got;
 	return rc;
+}
+
+int lm_secret_check(bool keyfile, const char *what, const unsigned char *buf, size_t *len,
+		    struct lm_err *err)
+{
+	size_t n = *len;
+
+	if (keyfile) {
+		if (n == LM_KEYFILE_BYTES)
+			return 0;
+		return lm_errf(err, -EINVAL,
+			       "%s holds %s%zu bytes, a key file holds exactly %u random bytes (make one: head -c 32 /dev/urandom > FILE; chmod 600 FILE)",
+			       what, n > LM_KEYFILE_BYTES ? "more than " : "",
+			       n > LM_KEYFILE_BYTES ? (size_t)LM_KEYFILE_BYTES : n, LM_KEYFILE_BYTES);
+	}
+	/* One trailing newline (echo, editors) is not part of it. */
+	if (n && buf[n - 1] == '\n')
+		n--;
+	if (n && buf[n - 1] == '\r')
+		n--;
+	if (n == 0 || n > LM_PASSPHRASE_MAX)
+		return lm_errf(err, -EINVAL, "%s: %s", what, n ?
+			       "the passphrase is longer than 1024 bytes" : "the passphrase is empty");
+	*len = n;
+	return 0;
 }

@@ -63,6 +63,14 @@ int lm_file_scrub(int fd);
 int lm_secret_file_read(const char *path, const char *what, unsigned char *buf,
 			size_t cap, size_t *len, struct lm_err *err);
 
+/* Checks a tenant secret read from @what (named in messages, e.g. "key
+ * file /etc/k") and sets *len to the secret's length: a key file holds
+ * exactly LM_KEYFILE_BYTES (a *len above that means "more than"); a
+ * passphrase loses one trailing newline (and a CR before it) and must be 1
+ * .. LM_PASSPHRASE_MAX bytes. Returns 0 or -EINVAL with @err set. */
+int lm_secret_check(bool keyfile, const char *what, const unsigned char *buf, size_t *len,
+		    struct lm_err *err);
+
 /* lm_secret_file_read on an open descriptor (a pipe, an inherited file);
  * @path names it in messages. The descriptor is not closed. */
 int lm_secret_fd_read(int fd, const char *what, const char *path, unsigned char *buf,

@@ -1,5 +1,6 @@
 /* Shared parts of the lamina CLI (see cli.h). */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -219,36 +220,19 @@ static int secret_file(const char *path, bool keyfile, struct lm_cli_secret *s)
 {
 	struct lm_err err = { "" };
 	size_t len, cap = keyfile ? LM_KEYFILE_BYTES + 1 : LM_PASSPHRASE_MAX + 2;
-	const char *what = keyfile ? "key file" : "passphrase file";
-	int rc = lm_secret_file_read(path, what, s->buf, cap, &len, &err);
+	const char *kind = keyfile ? "key file" : "passphrase file";
+	char what[PATH_MAX + 32];
+	int rc = lm_secret_file_read(path, kind, s->buf, cap, &len, &err);
 
 	if (rc == -EFBIG && keyfile)
 		len = cap;
 	else if (rc)
 		return lm_cli_fail(rc, &err);
-	if (keyfile) {
-		if (len != LM_KEYFILE_BYTES) {
-			lm_cli_error("key file %s holds %s%zu bytes, a key file holds exactly %u random bytes (make one: head -c 32 /dev/urandom > FILE; chmod 600 FILE)",
-				     path, len == cap ? "more than " : "",
-				     len == cap ? (size_t)LM_KEYFILE_BYTES : len,
-				     LM_KEYFILE_BYTES);
-			return LM_EXIT_USAGE;
-		}
-		s->sec.kind = LM_SECRET_KEYFILE;
-	} else {
-		/* One trailing newline (echo, editors) is not part of it. */
-		if (len && s->buf[len - 1] == '\n')
-			len--;
-		if (len && s->buf[len - 1] == '\r')
-			len--;
-		if (len == 0 || len > LM_PASSPHRASE_MAX) {
-			lm_cli_error("passphrase file %s: %s", path, len ?
-				     "the passphrase is longer than 1024 bytes" :
-				     "the passphrase is empty");
-			return LM_EXIT_USAGE;
-		}
-		s->sec.kind = LM_SECRET_PASSPHRASE;
-	}
+	snprintf(what, sizeof(what), "%s %s", kind, path);
+	rc = lm_secret_check(keyfile, what, s->buf, &len, &err);
+	if (rc)
+		return lm_cli_fail(rc, &err);
+	s->sec.kind = keyfile ? LM_SECRET_KEYFILE : LM_SECRET_PASSPHRASE;
 	s->sec.len = len;
 	return 0;
 }

@@ -55,13 +55,13 @@ static int read_secret(const struct lm_mount_opts *o, unsigned char *buf,
 		       struct lm_tenant_secret *sec, struct lm_err *err)
 {
 	bool key = o->keyfile || o->keyfd >= 0;
-	const char *what = key ? "key file" : "passphrase file";
+	const char *kind = key ? "key file" : "passphrase file";
 	size_t cap = key ? LM_KEYFILE_BYTES + 1 : LM_PASSPHRASE_MAX + 2, len;
-	char name[32];
+	char name[32] = "", what[PATH_MAX + 48];
 	int rc;
 
 	if (o->keyfile || o->passfile) {
-		rc = lm_secret_file_read(key ? o->keyfile : o->passfile, what, buf, cap, &len, err);
+		rc = lm_secret_file_read(key ? o->keyfile : o->passfile, kind, buf, cap, &len, err);
 	} else {
 		int fd = key ? o->keyfd : o->passfd;
 
@@ -69,17 +69,19 @@ static int read_secret(const struct lm_mount_opts *o, unsigned char *buf,
 		rc = lm_secret_fd_read(fd, key ? "key" : "passphrase", name, buf, cap, &len, err);
 		close(fd);
 	}
+	if (rc == -EFBIG && key) {
+		lm_err_clear(err);
+		len = cap;
+	} else if (rc) {
+		return rc;
+	}
+	if (o->keyfile || o->passfile)
+		snprintf(what, sizeof(what), "%s %s", kind, key ? o->keyfile : o->passfile);
+	else
+		snprintf(what, sizeof(what), "the %s %s", key ? "key" : "passphrase", name);
+	rc = lm_secret_check(key, what, buf, &len, err);
 	if (rc)
 		return rc;
-	if (key && len != LM_KEYFILE_BYTES)
-		return lm_errf(err, -EINVAL, "the key must be exactly %u bytes", LM_KEYFILE_BYTES);
-	if (!key) {
-		/* One trailing newline (echo, editors) is not part of it. */
-		if (len && buf[len - 1] == '\n')
-			len--;
-		if (len == 0 || len > LM_PASSPHRASE_MAX)
-			return lm_errf(err, -EINVAL, "the passphrase is empty or too long");
-	}
 	sec->kind = key ? LM_SECRET_KEYFILE : LM_SECRET_PASSPHRASE;
 	sec->bytes = buf;
 	sec->len = len;
