@@ -386,6 +386,30 @@ size_t lm_sealed_stored_max(const struct lm_sealed_sb *sb);
  * 0 or -EBADMSG. */
 int lm_sealed_chunk_hash_check(const struct lm_sealed_chunk *c, const unsigned char *stored);
 
+/* The key of an encrypted layer: its DEK wrapped for the tenant lives in
+ * the store's slot file (slotfile.h) named "layer-" + the 32 hex digits of
+ * the layer id, apart from the layer file so that `lamina tenant rotate`
+ * rewraps it without changing the layer's digest. @out receives the name
+ * (LM_SEALED_SLOT_NAME_MAX bytes). */
+#define LM_SEALED_SLOT_PREFIX "layer-"
+#define LM_SEALED_SLOT_NAME_MAX (sizeof(LM_SEALED_SLOT_PREFIX) + 2 * LM_OBJECT_ID_BYTES)
+static inline void lm_sealed_slot_name(const unsigned char *layer_id, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t n = sizeof(LM_SEALED_SLOT_PREFIX) - 1;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = LM_SEALED_SLOT_PREFIX[i];
+	for (size_t i = 0; i < LM_OBJECT_ID_BYTES; i++) {
+		out[n + 2 * i] = hx[layer_id[i] >> 4];
+		out[n + 2 * i + 1] = hx[layer_id[i] & 15];
+	}
+	out[n + 2 * LM_OBJECT_ID_BYTES] = '\0';
+}
+
+/* Layers in a store live at layers/<digest>. */
+#define LM_SEALED_STORE_DIR "layers"
+
 /* ================= Building (crypt/sealed_build.c) ================= */
 
 enum lm_sealed_compress {
