@@ -17,6 +17,8 @@
 #include "fuse/fuse_ops.h"
 #include "fuse/fuse_uring.h"
 #include "mount/opts.h"
+#include "cache/cache.h"
+#include "io/io.h"
 #include "mount/vault_mount.h"
 
 static void die_layer(const char *what, const char *path, int rc)
@@ -44,26 +46,72 @@ static void clean_workdir(const char *workdir)
 /* Opens the layers named by O into CFG (lowers array owned by caller; *vm
  * set for a vault upper, freed by the caller after the layers). Returns 0
  * or -errno after one line on stderr. */
-static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg,
-		       struct lm_vault_mount **vm)
+/* True when lowerdir item @item names a layer of the store by digest. */
+static bool sealed_by_digest(const char *item)
 {
-	char msg[512];
+	const char *spec = item + sizeof(LM_SEALED_PREFIX) - 1;
+
+	return lm_opts_is_sealed(item) && !strchr(spec, '/') && spec[0] != '.';
+}
+
+/* Opens every layer of @o into @cfg. *vm (keys, store, audit) and *cache
+ * (sealed layers' chunks) are the caller's, freed after the layers. */
+static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg,
+		       struct lm_vault_mount **vm, struct lm_cache **cache)
+{
+	bool need_store = false, sealed = false;
+	char msg[512] = "";
 	struct stat us, ws;
 	int rc;
 
+	for (size_t i = 0; i < o->nlower; i++) {
+		need_store |= sealed_by_digest(o->lowerdirs[i]);
+		sealed |= lm_opts_is_sealed(o->lowerdirs[i]);
+	}
+	rc = lm_mount_keys_open(o, need_store, vm, msg, sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "laminafs: %s\n", msg);
+		return rc;
+	}
+	if (sealed) {
+		enum lm_io_backend be = LM_IO_AUTO;
+
+		if (o->io)
+			lm_io_backend_parse(o->io, &be);
+		rc = lm_io_init(be);
+		if (rc < 0) {
+			fprintf(stderr, "laminafs: cannot read sealed layers with io=%s: %s\n",
+				o->io ? o->io : getenv("LAMINA_IO"), strerror(-rc));
+			return rc;
+		}
+		rc = lm_cache_new(o->cache_size, cache);
+		if (rc) {
+			fprintf(stderr, "laminafs: no memory for a chunk cache of %zu bytes\n",
+				o->cache_size);
+			return rc;
+		}
+	}
 	cfg->lowers = calloc(o->nlower, sizeof(*cfg->lowers));
 	if (!cfg->lowers)
 		return -ENOMEM;
 	for (size_t i = 0; i < o->nlower; i++) {
-		rc = lm_layer_dir_open(o->lowerdirs[i], NULL, false, &cfg->lowers[i]);
-		if (rc) {
-			die_layer("lowerdir", o->lowerdirs[i], rc);
-			return rc;
+		if (lm_opts_is_sealed(o->lowerdirs[i])) {
+			msg[0] = '\0';
+			rc = lm_sealed_mount_open(o, *vm, o->lowerdirs[i], *cache, &cfg->lowers[i],
+						  msg, sizeof(msg));
+			if (rc)
+				fprintf(stderr, "laminafs: %s\n", msg);
+		} else {
+			rc = lm_layer_dir_open(o->lowerdirs[i], NULL, false, &cfg->lowers[i]);
+			if (rc)
+				die_layer("lowerdir", o->lowerdirs[i], rc);
 		}
+		if (rc)
+			return rc;
 		cfg->nlower++;
 	}
 	if (!o->upperdir)
-		return 0;
+		goto done;
 	/* A volume (tenant= without workdir=): the vault keeps its own work
 	 * directory. */
 	if (o->workdir) {
@@ -84,14 +132,17 @@ static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg,
 		clean_workdir(o->workdir);
 	}
 	if (o->tenant) {
-		rc = lm_vault_mount_open(o, &cfg->upper, vm, msg, sizeof(msg));
+		rc = lm_vault_mount_open(o, *vm, &cfg->upper, msg, sizeof(msg));
 		if (rc)
 			fprintf(stderr, "laminafs: %s\n", msg);
-		return rc;
+	} else {
+		rc = lm_layer_dir_open(o->upperdir, o->workdir, !o->volatile_mnt, &cfg->upper);
+		if (rc)
+			die_layer("upperdir", o->upperdir, rc);
 	}
-	rc = lm_layer_dir_open(o->upperdir, o->workdir, !o->volatile_mnt, &cfg->upper);
-	if (rc)
-		die_layer("upperdir", o->upperdir, rc);
+done:
+	/* Every layer that needs the tenant's keys has what it needs. */
+	lm_mount_keys_forget(*vm);
 	return rc;
 }
 
@@ -227,6 +278,7 @@ int main(int argc, char **argv)
 	struct lm_ovl_config cfg = { 0 };
 	struct lm_fs fs = { 0 };
 	struct lm_vault_mount *vm = NULL;
+	struct lm_cache *cache = NULL;
 	int rc;
 
 	rc = lm_opts_parse(argc, argv, &o, stderr);
@@ -247,7 +299,7 @@ int main(int argc, char **argv)
 	raise_nofile();
 	/* The kernel has applied the caller's umask to every mode it sends. */
 	umask(0);
-	rc = open_layers(&o, &cfg, &vm);
+	rc = open_layers(&o, &cfg, &vm, &cache);
 	if (rc == 0) {
 		cfg.uidmap = &o.uidmap;
 		cfg.gidmap = &o.gidmap;
@@ -274,6 +326,7 @@ int main(int argc, char **argv)
 		lm_ovl_free(fs.ovl);
 	}
 	free(cfg.lowers);
+	lm_cache_free(cache);
 	lm_vault_mount_free(vm);
 out:
 	lm_opts_release(&o);

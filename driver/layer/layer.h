@@ -182,6 +182,33 @@ struct lm_rekey_progress {
 typedef int (*lm_rekey_fn)(void *ctx, const struct lm_rekey_progress *p);
 int lm_layer_vault_rekey(struct lm_layer *l, lm_rekey_fn fn, void *ctx);
 
+/* A sealed layer (format in crypt/sealed.h): read-only, its metadata in
+ * memory, its contents read through driver/io and kept in driver/cache. */
+struct lm_cache;
+struct lm_sealed_cfg {
+	const char *path;            /* the layer file */
+	const char *expect_digest;   /* NULL, or the digest the file must have */
+	const unsigned char *dek;    /* encrypted layers: the DEK (32 bytes,
+				      * borrowed for the call); NULL otherwise */
+	struct lm_cache *cache;      /* shared chunk cache (borrowed, must outlive
+				      * the layer); NULL: one of its own */
+	size_t cache_size;           /* bytes, for a cache of its own */
+	bool direct;                 /* read the file with O_DIRECT */
+	lm_vault_report_fn report;   /* integrity failures; may be NULL */
+	void *report_ctx;
+};
+
+/* Opens the sealed layer at cfg->path: checks the superblock (and the
+ * digest when one is expected), opens the keys of an encrypted layer,
+ * reads and checks the chunk index and the metadata. *out is owned by the
+ * caller, released with lm_layer_free(). Returns 0 or -errno with one line
+ * naming the layer in @msg: -EUCLEAN (damaged), -EBADMSG (changed),
+ * -ENOKEY (encrypted, no key given), -EKEYREJECTED (wrong key). */
+int lm_layer_sealed_open(const struct lm_sealed_cfg *cfg, struct lm_layer **out,
+			 char *msg, size_t msgsize);
+/* The digest of a sealed layer (64 hex digits), NULL for other layers. */
+const char *lm_layer_sealed_digest(const struct lm_layer *l);
+
 /* For layers built over a dir layer (the vault): resolves PATH of dir layer
  * L into a directory descriptor *fd and a remainder *rel short enough for
  * any *at call (a path may be longer than PATH_MAX). *fd is released with

@@ -18,10 +18,12 @@
  */
 #include "mount/opts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +208,35 @@ static void opts_free_lowerdirs(struct lm_mount_opts *o)
 	o->nlower = 0;
 }
 
+/* "sealed:PATH" was split in two at its ':': joins every item "sealed"
+ * with the one after it, in place. Returns the new count, 0 when the list
+ * ends in "sealed" (then every string is still in @dirs, NULL ended). */
+static size_t join_sealed(char **dirs, size_t n)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < n; i++, j++) {
+		if (strcmp(dirs[i], "sealed") == 0) {
+			char *s;
+
+			if (i + 1 == n || asprintf(&s, "sealed:%s", dirs[i + 1]) < 0)
+				return 0;
+			free(dirs[i]);
+			free(dirs[i + 1]);
+			dirs[i + 1] = NULL;
+			dirs[j] = s;
+			i++;
+		} else {
+			dirs[j] = dirs[i];
+			if (i != j)
+				dirs[i] = NULL;
+		}
+	}
+	for (i = j; i < n; i++)
+		dirs[i] = NULL;
+	return j;
+}
+
 /* @val is raw: split on unescaped ':' first, then unescape each path. A
  * later lowerdir= replaces an earlier one. */
 static int set_lowerdir(struct lm_mount_opts *o, const char *key,
@@ -219,7 +250,7 @@ static int set_lowerdir(struct lm_mount_opts *o, const char *key,
 	(void)key;
 	for (p = val; *(p = opts_find_sep(p, ':', false)); p++)
 		n++;
-	dirs = calloc(n, sizeof(*dirs));
+	dirs = calloc(n + 1, sizeof(*dirs));
 	if (!dirs)
 		return opts_nomem(warn);
 	for (p = val; i < n; p = end + 1, i++) {
@@ -234,6 +265,14 @@ static int set_lowerdir(struct lm_mount_opts *o, const char *key,
 			rc = opts_nomem(warn);
 			goto out_free;
 		}
+	}
+	i = n;
+	n = join_sealed(dirs, n);
+	if (!n) {
+		n = i;
+		opts_say(warn, "lowerdir= ends in 'sealed' without the layer after it");
+		rc = -EINVAL;
+		goto out_free;
 	}
 	opts_free_lowerdirs(o);
 	o->lowerdirs = dirs;
@@ -454,6 +493,56 @@ static int set_threads(struct lm_mount_opts *o, const char *key,
 	return 0;
 }
 
+/* cache_size=N[K|M|G] */
+static int set_cache_size(struct lm_mount_opts *o, const char *key,
+			  const char *val, FILE *warn)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		shift = 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30, end++;
+	if (errno || end == val || *end || !isdigit((unsigned char)val[0]) ||
+	    v > (SIZE_MAX >> shift) || v > (1ull << 48) >> shift) {
+		opts_say(warn, "invalid %s='%s' (expected bytes, with K, M or G)", key, val);
+		return -EINVAL;
+	}
+	o->cache_size = (size_t)(v << shift);
+	return 0;
+}
+
+static int set_io(struct lm_mount_opts *o, const char *key,
+		  const char *val, FILE *warn)
+{
+	static const char *const ok[] = { "auto", "uring", "shared", "pread" };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(val, ok[i]) == 0) {
+			free(o->io);
+			o->io = strdup(val);
+			return o->io ? 0 : opts_nomem(warn);
+		}
+	opts_say(warn, "invalid %s='%s' (expected auto, uring, shared or pread)", key, val);
+	return -EINVAL;
+}
+
+static int set_odirect(struct lm_mount_opts *o, const char *key,
+		       const char *val, FILE *warn)
+{
+	if (!val) {
+		o->odirect = true;
+		return 0;
+	}
+	return opts_parse_bool(key, val, &o->odirect, warn);
+}
+
 static int set_debug(struct lm_mount_opts *o, const char *key,
 		     const char *val, FILE *warn)
 {
@@ -526,6 +615,9 @@ static const struct lm_optdef lm_optdefs[] = {
 	{ "passfd", LM_ARG_REQ, false, set_secretfd },
 	{ "cipher", LM_ARG_REQ, false, set_cipher },
 	{ "threads", LM_ARG_REQ, false, set_threads },
+	{ "cache_size", LM_ARG_REQ, false, set_cache_size },
+	{ "io", LM_ARG_REQ, false, set_io },
+	{ "odirect", LM_ARG_OPT, false, set_odirect },
 	{ "debug", LM_ARG_NONE, false, set_debug },
 	{ "ro", LM_ARG_NONE, false, set_ro },
 	{ "rw", LM_ARG_NONE, false, set_ro },
@@ -682,6 +774,7 @@ static void opts_defaults(struct lm_mount_opts *o)
 	o->uring = true;
 	o->timeout = LM_DEFAULT_TIMEOUT;
 	o->keyfd = -1;
+	o->cache_size = LM_CACHE_DEFAULT;
 	o->passfd = -1;
 }
 
@@ -704,6 +797,14 @@ static int opts_positionals(struct lm_mount_opts *o, const char *const *pos,
 	return 0;
 }
 
+static bool opts_has_sealed(const struct lm_mount_opts *o)
+{
+	for (size_t i = 0; i < o->nlower; i++)
+		if (lm_opts_is_sealed(o->lowerdirs[i]))
+			return true;
+	return false;
+}
+
 static int opts_validate(const struct lm_mount_opts *o, FILE *warn)
 {
 	if (o->help || o->version)
@@ -721,7 +822,7 @@ static int opts_validate(const struct lm_mount_opts *o, FILE *warn)
 		opts_say(warn, "upperdir= and workdir= must be given together");
 		return -EINVAL;
 	}
-	if (o->tenant && !o->upperdir) {
+	if (o->tenant && !o->upperdir && !opts_has_sealed(o)) {
 		opts_say(warn, "tenant= encrypts the upper layer: upperdir= is missing");
 		return -EINVAL;
 	}
@@ -786,6 +887,7 @@ int lm_opts_parse(int argc, char **argv, struct lm_mount_opts *o, FILE *warn)
 void lm_opts_release(struct lm_mount_opts *o)
 {
 	opts_free_lowerdirs(o);
+	free(o->io);
 	free(o->upperdir);
 	free(o->workdir);
 	free(o->mountpoint);
@@ -812,12 +914,15 @@ static const char lm_usage_text[] =
 "  -V, --version            print the version and exit\n"
 "\n"
 "Overlay options:\n"
-"  lowerdir=L1[:L2...]      read-only layers, leftmost on top (required)\n"
+"  lowerdir=L1[:L2...]      read-only layers, leftmost on top (required); a\n"
+"                           layer is a directory, or sealed:FILE or\n"
+"                           sealed:DIGEST (a sealed layer of the store)\n"
 "  upperdir=DIR             writable layer; needs workdir=\n"
 "  workdir=DIR              scratch directory on the upperdir's filesystem\n"
 "  tenant=NAME              encrypt the upper layer with NAME's keys (a vault;\n"
 "                           made on first mount); without lowerdir= the upper\n"
-"                           alone is mounted (a data volume)\n"
+"                           alone is mounted (a data volume); also opens\n"
+"                           NAME's encrypted sealed layers\n"
 "  store=DIR                lamina store holding the tenant's keys\n"
 "                           (default: $LAMINA_STORE or /var/lib/lamina)\n"
 "  keyfile=FILE|passfile=FILE  the tenant secret: a 32-byte key file or a\n"
@@ -840,6 +945,15 @@ static const char lm_usage_text[] =
 "                           threads a CPU, when the kernel offers them\n"
 "                           (fuse.enable_uring=Y); default 1\n"
 "  ro, rw                   mount read-only / read-write\n"
+"\n"
+"Sealed layer options:\n"
+"  cache_size=N[K|M|G]      opened chunks kept in memory (default 64M)\n"
+"  io=auto|uring|shared|pread  how layer files are read: io_uring with a\n"
+"                           ring per thread, one shared ring, or pread\n"
+"                           (default auto: io_uring where allowed;\n"
+"                           LAMINA_IO sets the same)\n"
+"  odirect[=0|1]            read layer files with O_DIRECT so the host does\n"
+"                           not cache them beside the daemon's cache\n"
 "\n"
 "Passed to FUSE and the kernel:\n"
 "  allow_other              let other users access the mount\n"

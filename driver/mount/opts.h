@@ -15,7 +15,9 @@
 #include "overlay/idmap.h"
 
 struct lm_mount_opts {
-	char **lowerdirs;       /* top first; owned */
+	/* Top first; owned. A sealed layer is one item "sealed:PATH" or
+	 * "sealed:DIGEST" (joined here from the two ':'-separated parts). */
+	char **lowerdirs;
 	size_t nlower;
 	char *upperdir;         /* NULL: read-only merge; owned */
 	char *workdir;          /* owned */
@@ -48,8 +50,21 @@ struct lm_mount_opts {
 	int keyfd;              /* -1, or a descriptor holding the key file's bytes */
 	int passfd;             /* -1, or a descriptor holding the passphrase */
 	int cipher;             /* enum lm_cipher for a new vault, 0: the default */
+	/* Sealed layers. */
+	size_t cache_size;      /* bytes of opened chunks kept; default LM_CACHE_DEFAULT */
+	char *io;               /* owned: "auto", "uring", "shared", "pread"; NULL: auto */
+	bool odirect;           /* read layer files with O_DIRECT */
 	char *fuse_opts;        /* options for libfuse/kernel, comma separated; owned, may be NULL */
 };
+
+#define LM_SEALED_PREFIX "sealed:"
+#define LM_CACHE_DEFAULT (64u << 20)
+
+/* True when lowerdir item @item names a sealed layer. */
+static inline bool lm_opts_is_sealed(const char *item)
+{
+	return __builtin_strncmp(item, LM_SEALED_PREFIX, sizeof(LM_SEALED_PREFIX) - 1) == 0;
+}
 
 /* Parse argv into *o (zeroed and filled with defaults first). Unknown
  * options print one warning line to @warn and are dropped. Returns 0, or

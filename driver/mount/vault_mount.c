@@ -19,7 +19,9 @@
 #include "mount/vault_mount.h"
 
 struct lm_vault_mount {
-	struct lm_store *st;              /* owned: the audit log lives there */
+	struct lm_store *st;              /* owned: the audit log lives there;
+					   * NULL when a mount needs no store */
+	struct lm_tenant *t;              /* owned until lm_mount_keys_forget */
 	char tenant[LM_TENANT_MAX + 1];
 	char object[PATH_MAX + 64];       /* "vault <uuid> at <dir>" */
 	pthread_mutex_t lock;             /* one audit append at a time */
@@ -29,12 +31,31 @@ void lm_vault_mount_free(struct lm_vault_mount *vm)
 {
 	if (!vm)
 		return;
+	lm_tenant_free(vm->t);
 	lm_store_free(vm->st);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 }
 
-/* Every integrity failure becomes an audit record. */
+void lm_mount_keys_forget(struct lm_vault_mount *vm)
+{
+	if (vm) {
+		lm_tenant_free(vm->t);
+		vm->t = NULL;
+	}
+}
+
+void lm_mount_audit(struct lm_vault_mount *vm, const char *op, const char *object, int err,
+		    const char *detail)
+{
+	if (!vm || !vm->st)
+		return;
+	pthread_mutex_lock(&vm->lock);
+	lm_audit_log(vm->st, op, vm->tenant[0] ? vm->tenant : NULL, object, err, detail);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/* Every integrity failure of the vault becomes an audit record. */
 static void vm_report(void *ctx, const char *path, const char *what, int64_t block, int err)
 {
 	struct lm_vault_mount *vm = ctx;
@@ -44,9 +65,7 @@ static void vm_report(void *ctx, const char *path, const char *what, int64_t blo
 		snprintf(detail, sizeof(detail), "%s: %s (block %lld)", path, what, (long long)block);
 	else
 		snprintf(detail, sizeof(detail), "%s: %s", path, what);
-	pthread_mutex_lock(&vm->lock);
-	lm_audit_log(vm->st, "vault.integrity", vm->tenant, vm->object, err, detail);
-	pthread_mutex_unlock(&vm->lock);
+	lm_mount_audit(vm, "vault.integrity", vm->object, err, detail);
 }
 
 /* Reads the tenant secret the options name into @buf (secret memory of
@@ -125,42 +144,80 @@ static int maybe_register(struct lm_store *st, const char *upper, const unsigned
 	return lm_vault_register(st, abs, uuid, err);
 }
 
-int lm_vault_mount_open(const struct lm_mount_opts *o, struct lm_layer **layer,
-			struct lm_vault_mount **vmp, char *msg, size_t msgsize)
+int lm_mount_keys_open(const struct lm_mount_opts *o, bool need_store,
+		       struct lm_vault_mount **vmp, char *msg, size_t msgsize)
 {
 	struct lm_err err = { "" };
 	struct lm_vault_mount *vm = calloc(1, sizeof(*vm));
-	unsigned char *buf = lm_secret_alloc(LM_PASSPHRASE_MAX + 2);
-	struct lm_vault_keys *keys = lm_secret_alloc(sizeof(*keys));
+	unsigned char *buf = NULL;
 	struct lm_tenant_secret sec;
-	struct lm_tenant *t = NULL;
+	char store[PATH_MAX];
+	int rc = 0;
+
+	*vmp = NULL;
+	if (!vm) {
+		snprintf(msg, msgsize, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&vm->lock, NULL);
+	if (!o->tenant && !need_store) {
+		*vmp = vm;
+		return 0;
+	}
+	rc = lm_crypt_init();
+	if (rc == 0 && o->tenant) {
+		snprintf(vm->tenant, sizeof(vm->tenant), "%s", o->tenant);
+		buf = lm_secret_alloc(LM_PASSPHRASE_MAX + 2);
+		rc = buf ? read_secret(o, buf, &sec, &err) :
+			lm_errf(&err, -ENOMEM, "out of memory (or locked memory) for the keys");
+	}
+	if (rc == 0) {
+		if (o->store)
+			snprintf(store, sizeof(store), "%s", o->store);
+		else
+			rc = lm_store_default_path(store, sizeof(store));
+	}
+	if (rc == 0)
+		rc = lm_store_open(store, false, &vm->st, &err);
+	if (rc == 0 && o->tenant)
+		rc = lm_tenant_open(vm->st, o->tenant, &sec, &vm->t, &err);
+	if (buf)
+		lm_crypt_wipe(buf, LM_PASSPHRASE_MAX + 2);
+	lm_secret_free(buf);
+	if (rc) {
+		snprintf(msg, msgsize, "%s", err.msg[0] ? err.msg : strerror(-rc));
+		lm_vault_mount_free(vm);
+		return rc;
+	}
+	*vmp = vm;
+	return 0;
+}
+
+struct lm_store *lm_mount_keys_store(struct lm_vault_mount *vm)
+{
+	return vm ? vm->st : NULL;
+}
+
+const struct lm_tenant *lm_mount_keys_tenant(struct lm_vault_mount *vm)
+{
+	return vm ? vm->t : NULL;
+}
+
+int lm_vault_mount_open(const struct lm_mount_opts *o, struct lm_vault_mount *vm,
+			struct lm_layer **layer, char *msg, size_t msgsize)
+{
+	struct lm_err err = { "" };
+	struct lm_vault_keys *keys = lm_secret_alloc(sizeof(*keys));
+	struct lm_tenant *t = vm->t;
 	struct lm_vault_info info;
-	char store[PATH_MAX], uuid[33];
-	int dfd = -1, rc;
+	char uuid[33];
+	int dfd = -1, rc = 0;
 
 	*layer = NULL;
-	*vmp = NULL;
-	if (!vm || !buf || !keys) {
+	if (!keys) {
 		rc = lm_errf(&err, -ENOMEM, "out of memory (or locked memory) for the keys");
 		goto out;
 	}
-	pthread_mutex_init(&vm->lock, NULL);
-	snprintf(vm->tenant, sizeof(vm->tenant), "%s", o->tenant);
-	rc = lm_crypt_init();
-	if (rc == 0)
-		rc = read_secret(o, buf, &sec, &err);
-	if (rc)
-		goto out;
-	if (o->store)
-		snprintf(store, sizeof(store), "%s", o->store);
-	else if ((rc = lm_store_default_path(store, sizeof(store))) != 0)
-		goto out;
-	rc = lm_store_open(store, false, &vm->st, &err);
-	if (rc == 0)
-		rc = lm_tenant_open(vm->st, o->tenant, &sec, &t, &err);
-	lm_crypt_wipe(buf, LM_PASSPHRASE_MAX + 2);
-	if (rc)
-		goto out;
 	dfd = open(o->upperdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		rc = lm_errf(&err, -errno, "cannot open upperdir %s: %s", o->upperdir,
@@ -207,18 +264,12 @@ int lm_vault_mount_open(const struct lm_mount_opts *o, struct lm_layer **layer,
 				strerror(-rc));
 	}
 	if (rc == 0)
-		lm_audit_log(vm->st, "vault.mount", vm->tenant, vm->object, 0, o->mountpoint);
+		lm_mount_audit(vm, "vault.mount", vm->object, 0, o->mountpoint);
 out:
 	if (dfd >= 0)
 		close(dfd);
-	lm_tenant_free(t);
-	lm_secret_free(buf);
 	lm_secret_free(keys);
-	if (rc) {
+	if (rc)
 		snprintf(msg, msgsize, "%s", err.msg[0] ? err.msg : strerror(-rc));
-		lm_vault_mount_free(vm);
-		return rc;
-	}
-	*vmp = vm;
-	return 0;
+	return rc;
 }

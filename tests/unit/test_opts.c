@@ -692,6 +692,55 @@ static void test_usage(void)
 	free(text);
 }
 
+/* Sealed layers in lowerdir=, and their options. */
+static void test_sealed(void)
+{
+	struct run r;
+
+	RUN(&r, "-o", "lowerdir=sealed:/l/abc:/dir:sealed:0123456789ab:sealed\\:/esc,"
+	    "cache_size=16M,io=pread,odirect", "/m");
+	CHECK_EQ(r.rc, 0);
+	if (r.rc == 0) {
+		CHECK_EQ(r.o.nlower, 4);
+		CHECK_STR(r.o.lowerdirs[0], "sealed:/l/abc");
+		CHECK_STR(r.o.lowerdirs[1], "/dir");
+		CHECK_STR(r.o.lowerdirs[2], "sealed:0123456789ab");
+		CHECK_STR(r.o.lowerdirs[3], "sealed:/esc");
+		CHECK(lm_opts_is_sealed(r.o.lowerdirs[0]));
+		CHECK(!lm_opts_is_sealed(r.o.lowerdirs[1]));
+		CHECK_EQ(r.o.cache_size, 16u << 20);
+		CHECK_STR(r.o.io, "pread");
+		CHECK(r.o.odirect);
+	}
+	done(&r);
+
+	RUN(&r, "-o", "lowerdir=/a", "/m");
+	CHECK_EQ(r.o.cache_size, LM_CACHE_DEFAULT);
+	CHECK(!r.o.odirect);
+	CHECK(r.o.io == NULL);
+	done(&r);
+
+	/* Encrypted sealed layers need the tenant without an upper. */
+	run_ok(&r, "lowerdir=sealed:abcd,tenant=t,keyfile=/k");
+	done(&r);
+	run_ok(&r, "lowerdir=sealed:abcd,cache_size=0,odirect=0");
+	CHECK(!r.o.odirect);
+	CHECK_EQ(r.o.cache_size, 0);
+	done(&r);
+
+	expect_error("lowerdir=/a:sealed", "laminafs: lowerdir= ends in 'sealed' without the layer after it\n");
+	expect_error("lowerdir=sealed:x,cache_size=12Q",
+		     "laminafs: invalid cache_size='12Q' (expected bytes, with K, M or G)\n");
+	expect_error("lowerdir=sealed:x,cache_size=-1",
+		     "laminafs: invalid cache_size='-1' (expected bytes, with K, M or G)\n");
+	expect_error("lowerdir=sealed:x,cache_size=99999999999G",
+		     "laminafs: invalid cache_size='99999999999G' (expected bytes, with K, M or G)\n");
+	expect_error("lowerdir=sealed:x,io=aio",
+		     "laminafs: invalid io='aio' (expected auto, uring, shared or pread)\n");
+	expect_error("lowerdir=/a,tenant=t,keyfile=/k",
+		     "laminafs: tenant= encrypts the upper layer: upperdir= is missing\n");
+}
+
 int main(void)
 {
 	test_containers_storage();
@@ -707,6 +756,7 @@ int main(void)
 	test_errors();
 	test_release();
 	test_usage();
+	test_sealed();
 	if (check_fails) {
 		fprintf(stderr, "test_opts: %d check(s) failed\n", check_fails);
 		return 1;

@@ -1,0 +1,780 @@
+/* The sealed layer: a read-only layer served from one sealed layer file
+ * (format in crypt/sealed.h). The metadata is decoded once at open and
+ * kept in memory, so lookups, listings and attributes cost no system call;
+ * file contents are read chunk by chunk through driver/io and kept opened
+ * in driver/cache. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "sealed.h"
+
+#include "cache/cache.h"
+#include "io/io.h"
+#include "layer/layer.h"
+
+/* Chunks read ahead of a sequential reader, in one batch with the ones it
+ * asked for: enough to keep the disk busy, bounded by the io batch. */
+#define RA_BYTES (1u << 20)
+
+struct sealed_layer {
+	struct lm_layer base;
+	struct lm_sealed_sb sb;
+	struct lm_sealed_keys *keys;     /* owned; NULL for a plain layer */
+	struct lm_sealed_meta *meta;     /* owned */
+	struct lm_io_file *io;           /* owned */
+	struct lm_cache *cache;          /* borrowed (cfg->cache) or owned */
+	bool own_cache;
+	uint64_t owner;                  /* our key space in the cache */
+	unsigned shift;
+	uint32_t ra_chunks;
+	lm_vault_report_fn report;
+	void *report_ctx;
+	char hex[LM_SEALED_DIGEST_HEX + 1];
+};
+
+#define SL(l) ((struct sealed_layer *)(l))
+
+struct sealed_file {
+	struct lm_file base;
+	struct sealed_layer *sl;
+	uint32_t ino;
+	struct lm_sealed_ino in;
+	_Atomic uint64_t next_off;       /* where a sequential reader goes next */
+};
+
+/* ---- per-thread buffers for stored chunk bytes ---- */
+
+struct tbuf {
+	unsigned char *p;
+	size_t size;
+};
+
+static pthread_key_t tbuf_key;
+static pthread_once_t tbuf_once = PTHREAD_ONCE_INIT;
+
+static void tbuf_free(void *p)
+{
+	struct tbuf *t = p;
+
+	if (t) {
+		free(t->p);
+		free(t);
+	}
+}
+
+static void tbuf_init(void)
+{
+	pthread_key_create(&tbuf_key, tbuf_free);
+}
+
+/* A buffer of at least @size bytes owned by the calling thread, valid
+ * until its next call. NULL when out of memory. */
+static unsigned char *tbuf_get(size_t size)
+{
+	struct tbuf *t;
+
+	pthread_once(&tbuf_once, tbuf_init);
+	t = pthread_getspecific(tbuf_key);
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t || pthread_setspecific(tbuf_key, t)) {
+			free(t);
+			return NULL;
+		}
+	}
+	if (t->size < size) {
+		unsigned char *p = malloc(size);
+
+		if (!p)
+			return NULL;
+		free(t->p);
+		t->p = p;
+		t->size = size;
+	}
+	return t->p;
+}
+
+/* ---- the tree ---- */
+
+/* Resolves PATH to an inode: -ENOENT when a component is absent or a
+ * whiteout, -ENOTDIR when one is not a directory. */
+static int resolve(const struct sealed_layer *sl, const char *path, uint32_t *ino)
+{
+	uint32_t cur = LM_SEALED_ROOT;
+	const char *p = path;
+
+	if (p[0] == '.' && p[1] == '\0')
+		p++;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		struct lm_sealed_ent e;
+		int rc;
+
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		rc = lm_sealed_meta_lookup(sl->meta, cur, p, len, &e);
+		if (rc)
+			return rc;
+		if (e.kind != LM_SEALED_DK_OBJ)
+			return -ENOENT;
+		cur = e.ino;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	*ino = cur;
+	return 0;
+}
+
+static void fill_stat(const struct sealed_layer *sl, uint32_t ino,
+		      const struct lm_sealed_ino *in, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_dev = sl->base.dev;
+	st->st_ino = (ino_t)ino + 1;
+	st->st_mode = in->mode;
+	st->st_nlink = in->nlink;
+	st->st_uid = in->uid;
+	st->st_gid = in->gid;
+	st->st_rdev = (dev_t)in->rdev;
+	st->st_size = (off_t)in->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((in->size + 511) / 512);
+	st->st_mtim.tv_sec = in->mtime;
+	st->st_mtim.tv_nsec = in->mtime_ns;
+	st->st_atim = st->st_mtim;
+	st->st_ctim = st->st_mtim;
+}
+
+static int sealed_lookup(struct lm_layer *l, const char *dir, const char *name,
+			 bool want_opaque, struct lm_lentry *out)
+{
+	struct sealed_layer *sl = SL(l);
+	struct lm_sealed_ent e;
+	struct lm_sealed_ino in;
+	uint32_t d;
+	int rc;
+
+	(void)want_opaque;
+	memset(out, 0, sizeof(*out));
+	rc = resolve(sl, dir, &d);
+	if (rc == 0)
+		rc = lm_sealed_meta_lookup(sl->meta, d, name, strlen(name), &e);
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		return 0;
+	if (rc)
+		return rc;
+	if (e.kind == LM_SEALED_DK_WHITEOUT) {
+		out->kind = LM_ENT_WHITEOUT;
+		return 0;
+	}
+	lm_sealed_meta_ino(sl->meta, e.ino, &in);
+	out->kind = LM_ENT_OBJ;
+	out->opaque = S_ISDIR(in.mode) && (in.flags & LM_SEALED_IF_OPAQUE);
+	fill_stat(sl, e.ino, &in, &out->st);
+	return 0;
+}
+
+static int sealed_getattr(struct lm_layer *l, const char *path, struct stat *st)
+{
+	struct sealed_layer *sl = SL(l);
+	struct lm_sealed_ino in;
+	uint32_t ino;
+	int rc = resolve(sl, path, &ino);
+
+	if (rc)
+		return rc;
+	lm_sealed_meta_ino(sl->meta, ino, &in);
+	fill_stat(sl, ino, &in, st);
+	return 0;
+}
+
+static unsigned mode_dtype(uint32_t mode)
+{
+	return (mode & S_IFMT) >> 12; /* DT_* are the S_IF* type bits shifted */
+}
+
+static int sealed_iterate(struct lm_layer *l, const char *dir, lm_iter_fn fn, void *ctx,
+			  bool *opaque)
+{
+	struct sealed_layer *sl = SL(l);
+	struct lm_sealed_ino in;
+	char name[NAME_MAX + 1];
+	uint32_t d;
+	int rc = resolve(sl, dir, &d);
+
+	if (rc)
+		return rc;
+	lm_sealed_meta_ino(sl->meta, d, &in);
+	if (!S_ISDIR(in.mode))
+		return -ENOTDIR;
+	if (opaque)
+		*opaque = in.flags & LM_SEALED_IF_OPAQUE;
+	for (uint32_t i = 0; i < in.count; i++) {
+		struct lm_sealed_ent e;
+		struct lm_sealed_ino ci;
+
+		lm_sealed_meta_dirent(sl->meta, d, i, &e);
+		memcpy(name, e.name, e.name_len);
+		name[e.name_len] = '\0';
+		if (e.kind == LM_SEALED_DK_WHITEOUT) {
+			rc = fn(ctx, name, LM_ENT_WHITEOUT, DT_CHR, 0);
+		} else {
+			lm_sealed_meta_ino(sl->meta, e.ino, &ci);
+			rc = fn(ctx, name, LM_ENT_OBJ, mode_dtype(ci.mode), (uint64_t)e.ino + 1);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static ssize_t sealed_readlink(struct lm_layer *l, const char *path, char *buf, size_t size)
+{
+	struct sealed_layer *sl = SL(l);
+	const char *t;
+	uint32_t ino;
+	size_t len;
+	int rc = resolve(sl, path, &ino);
+
+	if (rc)
+		return rc;
+	t = lm_sealed_meta_link(sl->meta, ino, &len);
+	if (!t)
+		return -EINVAL;
+	if (len > size)
+		len = size;
+	memcpy(buf, t, len);
+	return (ssize_t)len;
+}
+
+static ssize_t sealed_getxattr(struct lm_layer *l, const char *path, const char *name,
+			       void *buf, size_t size)
+{
+	struct sealed_layer *sl = SL(l);
+	struct lm_sealed_ino in;
+	size_t nlen = strlen(name);
+	uint32_t ino;
+	int rc = resolve(sl, path, &ino);
+
+	if (rc)
+		return rc;
+	lm_sealed_meta_ino(sl->meta, ino, &in);
+	for (uint32_t i = 0; i < in.xattr_count; i++) {
+		const char *xn;
+		const void *v;
+		size_t xl, vl;
+
+		lm_sealed_meta_xattr(sl->meta, ino, i, &xn, &xl, &v, &vl);
+		if (xl != nlen || memcmp(xn, name, nlen))
+			continue;
+		if (size == 0)
+			return (ssize_t)vl;
+		if (vl > size)
+			return -ERANGE;
+		memcpy(buf, v, vl);
+		return (ssize_t)vl;
+	}
+	return -ENODATA;
+}
+
+static ssize_t sealed_listxattr(struct lm_layer *l, const char *path, char *buf, size_t size)
+{
+	struct sealed_layer *sl = SL(l);
+	struct lm_sealed_ino in;
+	size_t total = 0;
+	uint32_t ino;
+	int rc = resolve(sl, path, &ino);
+
+	if (rc)
+		return rc;
+	lm_sealed_meta_ino(sl->meta, ino, &in);
+	for (uint32_t i = 0; i < in.xattr_count; i++) {
+		const char *xn;
+		const void *v;
+		size_t xl, vl;
+
+		lm_sealed_meta_xattr(sl->meta, ino, i, &xn, &xl, &v, &vl);
+		if (size) {
+			if (total + xl + 1 > size)
+				return -ERANGE;
+			memcpy(buf + total, xn, xl);
+			buf[total + xl] = '\0';
+		}
+		total += xl + 1;
+	}
+	return (ssize_t)total;
+}
+
+static int sealed_statfs(struct lm_layer *l, struct statvfs *sv)
+{
+	struct sealed_layer *sl = SL(l);
+
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = sv->f_frsize = 4096;
+	sv->f_blocks = (sl->sb.file_size + 4095) / 4096;
+	sv->f_files = sl->sb.inode_count;
+	sv->f_namemax = NAME_MAX;
+	sv->f_flag = ST_RDONLY;
+	return 0;
+}
+
+/* ---- file contents ---- */
+
+/* One chunk of a read: where its plaintext comes from. */
+struct want {
+	uint32_t n;                      /* chunk number in the file */
+	uint32_t ref;                    /* stored chunk, or LM_SEALED_HOLE */
+	const struct lm_cache_ent *ent;  /* held, or NULL */
+	int miss;                        /* index in the io batch, or -1 */
+	int leader;                      /* the earlier want of the same chunk, or -1 */
+	bool ahead;                      /* read ahead, not asked for */
+};
+
+static void report(struct sealed_layer *sl, uint32_t ref, int err)
+{
+	char what[96];
+
+	if (!sl->report)
+		return;
+	snprintf(what, sizeof(what), "chunk %u of sealed layer %.12s does not verify", ref,
+		 sl->hex);
+	sl->report(sl->report_ctx, ".", what, (int64_t)ref, err);
+}
+
+/* Reads the @nmiss stored chunks of @w marked missing in one batch, opens
+ * them and puts them in the cache. Returns 0, or the error of the first
+ * chunk asked for that failed (-EIO when it does not verify); a chunk read
+ * ahead that fails is left out silently (a later read reports it). */
+static int fetch(struct sealed_layer *sl, struct want *w, unsigned nw, unsigned nmiss)
+{
+	struct lm_io_req reqs[LM_IO_BATCH_MAX];
+	size_t smax = lm_sealed_stored_max(&sl->sb), scr = lm_sealed_scratch_size(&sl->sb);
+	unsigned char *buf, *scratch;
+	int rc = 0;
+
+	buf = tbuf_get(smax * nmiss + scr);
+	if (!buf)
+		return -ENOMEM;
+	scratch = scr ? buf + smax * nmiss : NULL;
+	for (unsigned i = 0; i < nw; i++) {
+		struct lm_sealed_chunk c;
+
+		if (w[i].miss < 0)
+			continue;
+		lm_sealed_meta_chunk(sl->meta, w[i].ref, &c);
+		reqs[w[i].miss] = (struct lm_io_req){ .off = c.offset, .len = c.stored_len,
+						      .buf = buf + smax * (size_t)w[i].miss };
+	}
+	lm_io_read(sl->io, reqs, nmiss); /* each request's res says how it went */
+	for (unsigned i = 0; i < nw; i++) {
+		struct lm_io_req *r;
+		struct lm_sealed_chunk c;
+		struct lm_cache_ent *e;
+		int crc;
+
+		if (w[i].miss < 0)
+			continue;
+		r = &reqs[w[i].miss];
+		crc = r->res;
+		if (crc == 0) {
+			lm_sealed_meta_chunk(sl->meta, w[i].ref, &c);
+			e = lm_cache_alloc(sl->cache, c.plain_len);
+			crc = e ? lm_sealed_chunk_open(&sl->sb, sl->keys, &c, w[i].ref, r->buf,
+						       lm_cache_buf(e), scratch) : -ENOMEM;
+			if (crc == 0) {
+				w[i].ent = lm_cache_insert(sl->cache, sl->owner, w[i].ref, e);
+			} else if (e) {
+				lm_cache_put(sl->cache, e);
+				if (!w[i].ahead)
+					report(sl, w[i].ref, crc);
+				crc = -EIO;
+			}
+		} else if (crc != -ENOMEM) {
+			crc = -EIO;
+		}
+		if (crc && !w[i].ahead && rc == 0)
+			rc = crc;
+	}
+	return rc;
+}
+
+/* Reads [off, off + len) of the file: len > 0, within the size, spanning
+ * at most LM_IO_BATCH_MAX / 2 chunks; @seq adds read-ahead. */
+static ssize_t read_span(struct sealed_file *sf, char *out, size_t len, uint64_t off, bool seq)
+{
+	struct sealed_layer *sl = sf->sl;
+	uint64_t csize = 1ull << sl->shift;
+	uint32_t first = (uint32_t)(off >> sl->shift);
+	uint32_t last = (uint32_t)((off + len - 1) >> sl->shift);
+	struct want w[LM_IO_BATCH_MAX];
+	unsigned nw = 0, nmiss = 0;
+	uint32_t end = last + 1;
+	size_t done = 0;
+	int rc = 0;
+
+	if (seq) {
+		end = last + 1 + sl->ra_chunks;
+		if (end > sf->in.count)
+			end = sf->in.count;
+		if (end - first > LM_IO_BATCH_MAX)
+			end = first + LM_IO_BATCH_MAX;
+	}
+	for (uint32_t n = first; n < end; n++) {
+		struct want x = { .n = n, .ref = lm_sealed_meta_ref(sl->meta, sf->ino, n),
+				  .miss = -1, .leader = -1, .ahead = n > last };
+
+		if (x.ref != LM_SEALED_HOLE) {
+			/* A chunk met earlier in this read (a file repeating
+			 * itself) is fetched once. */
+			for (unsigned j = 0; j < nw && x.leader < 0; j++)
+				if (w[j].ref == x.ref)
+					x.leader = (int)j;
+			if (x.leader < 0) {
+				x.ent = lm_cache_get(sl->cache, sl->owner, x.ref);
+				if (!x.ent)
+					x.miss = (int)nmiss++;
+			}
+		}
+		/* Read ahead only what is missing. */
+		if (x.ahead && x.miss < 0) {
+			if (x.ent)
+				lm_cache_put(sl->cache, x.ent);
+			continue;
+		}
+		w[nw++] = x;
+	}
+	if (nmiss)
+		rc = fetch(sl, w, nw, nmiss);
+	for (unsigned i = 0; rc == 0 && i < nw && done < len; i++) {
+		uint64_t cstart = (uint64_t)w[i].n * csize;
+		size_t from = off + done > cstart ? (size_t)(off + done - cstart) : 0;
+		size_t take = (size_t)csize - from;
+		const struct lm_cache_ent *e = w[i].leader >= 0 ? w[w[i].leader].ent : w[i].ent;
+
+		if (w[i].ahead)
+			continue;
+		if (take > len - done)
+			take = len - done;
+		if (w[i].ref == LM_SEALED_HOLE)
+			memset(out + done, 0, take);
+		else
+			memcpy(out + done, (const char *)lm_cache_data(e) + from, take);
+		done += take;
+	}
+	for (unsigned i = 0; i < nw; i++)
+		if (w[i].ent)
+			lm_cache_put(sl->cache, w[i].ent);
+	return rc ? rc : (ssize_t)len;
+}
+
+static ssize_t sealed_pread(struct lm_file *f, void *buf, size_t len, off_t off)
+{
+	struct sealed_file *sf = (struct sealed_file *)f;
+	struct sealed_layer *sl = sf->sl;
+	uint64_t size = sf->in.size, pos = (uint64_t)off;
+	bool seq;
+	size_t done = 0;
+
+	if (off < 0)
+		return -EINVAL;
+	if (pos >= size || len == 0)
+		return 0;
+	if (len > size - pos)
+		len = (size_t)(size - pos);
+	seq = atomic_load_explicit(&sf->next_off, memory_order_relaxed) == pos;
+	while (done < len) {
+		/* Up to half a batch asked for, ending on a chunk boundary;
+		 * the other half is for read-ahead. */
+		uint64_t at = pos + done;
+		uint64_t lim = (((at >> sl->shift) + LM_IO_BATCH_MAX / 2) << sl->shift) - at;
+		size_t n = len - done < lim ? len - done : (size_t)lim;
+		ssize_t r = read_span(sf, (char *)buf + done, n, at, seq);
+
+		if (r < 0)
+			return r;
+		done += (size_t)r;
+	}
+	atomic_store_explicit(&sf->next_off, pos + done, memory_order_relaxed);
+	return (ssize_t)done;
+}
+
+static ssize_t sealed_pwrite(struct lm_file *f, const void *buf, size_t len, off_t off)
+{
+	(void)f, (void)buf, (void)len, (void)off;
+	return -EROFS;
+}
+
+static int sealed_fsync(struct lm_file *f, bool datasync)
+{
+	(void)f, (void)datasync;
+	return 0;
+}
+
+static int sealed_fallocate(struct lm_file *f, int mode, off_t off, off_t len)
+{
+	(void)f, (void)mode, (void)off, (void)len;
+	return -EROFS;
+}
+
+static int sealed_ftruncate(struct lm_file *f, off_t size)
+{
+	(void)f, (void)size;
+	return -EROFS;
+}
+
+/* SEEK_DATA and SEEK_HOLE from the refs: a hole is a chunk of zeros. */
+static off_t sealed_lseek(struct lm_file *f, off_t off, int whence)
+{
+	struct sealed_file *sf = (struct sealed_file *)f;
+	struct sealed_layer *sl = sf->sl;
+	uint64_t size = sf->in.size, pos = (uint64_t)off;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off < 0 || pos >= size)
+		return -ENXIO;
+	for (uint32_t n = (uint32_t)(pos >> sl->shift); n < sf->in.count; n++) {
+		bool hole = lm_sealed_meta_ref(sl->meta, sf->ino, n) == LM_SEALED_HOLE;
+		uint64_t start = (uint64_t)n << sl->shift;
+
+		if (hole == (whence == SEEK_HOLE))
+			return (off_t)(start > pos ? start : pos);
+	}
+	return whence == SEEK_HOLE ? (off_t)size : -ENXIO;
+}
+
+static int sealed_fstat(struct lm_file *f, struct stat *st)
+{
+	struct sealed_file *sf = (struct sealed_file *)f;
+
+	fill_stat(sf->sl, sf->ino, &sf->in, st);
+	return 0;
+}
+
+static void sealed_close(struct lm_file *f)
+{
+	free(f);
+}
+
+static const struct lm_file_ops sealed_file_ops = {
+	.pread = sealed_pread,
+	.pwrite = sealed_pwrite,
+	.fsync = sealed_fsync,
+	.fallocate = sealed_fallocate,
+	.lseek = sealed_lseek,
+	.fstat = sealed_fstat,
+	.ftruncate = sealed_ftruncate,
+	.close = sealed_close,
+};
+
+static int sealed_open(struct lm_layer *l, const char *path, int flags, mode_t mode,
+		       uid_t uid, gid_t gid, struct lm_file **out)
+{
+	struct sealed_layer *sl = SL(l);
+	struct sealed_file *sf;
+	struct lm_sealed_ino in;
+	uint32_t ino;
+	int rc;
+
+	(void)mode, (void)uid, (void)gid;
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
+		return -EROFS;
+	rc = resolve(sl, path, &ino);
+	if (rc)
+		return rc;
+	lm_sealed_meta_ino(sl->meta, ino, &in);
+	if (S_ISDIR(in.mode))
+		return -EISDIR;
+	if (!S_ISREG(in.mode))
+		return -EINVAL;
+	sf = calloc(1, sizeof(*sf));
+	if (!sf)
+		return -ENOMEM;
+	sf->base.ops = &sealed_file_ops;
+	sf->base.fd = -1;
+	sf->sl = sl;
+	sf->ino = ino;
+	sf->in = in;
+	atomic_init(&sf->next_off, 0);
+	*out = &sf->base;
+	return 0;
+}
+
+static void sealed_free(struct lm_layer *l)
+{
+	struct sealed_layer *sl = SL(l);
+
+	if (sl->cache) {
+		if (sl->own_cache)
+			lm_cache_free(sl->cache);
+		else
+			lm_cache_drop_owner(sl->cache, sl->owner);
+	}
+	lm_sealed_meta_free(sl->meta);
+	lm_sealed_keys_free(sl->keys);
+	lm_io_close(sl->io);
+	free(sl);
+}
+
+static const struct lm_layer_ops sealed_ops = {
+	.kind = "sealed",
+	.lookup = sealed_lookup,
+	.getattr = sealed_getattr,
+	.iterate = sealed_iterate,
+	.open = sealed_open,
+	.readlink = sealed_readlink,
+	.getxattr = sealed_getxattr,
+	.listxattr = sealed_listxattr,
+	.statfs = sealed_statfs,
+	.free = sealed_free,
+};
+
+/* ---- opening ---- */
+
+/* Reads @len bytes at @off of the layer file into a new buffer. */
+static int read_section(struct lm_io_file *io, uint64_t off, uint64_t len, unsigned char **out)
+{
+	unsigned char *buf;
+	uint64_t done = 0;
+	int rc = 0;
+
+	*out = NULL;
+	buf = malloc(len ? (size_t)len : 1);
+	if (!buf)
+		return -ENOMEM;
+	/* In pieces of at most 1 GiB: an io request's length is 32 bits. */
+	while (done < len && rc == 0) {
+		uint64_t n = len - done > (1u << 30) ? (1u << 30) : len - done;
+		struct lm_io_req r = { .off = off + done, .len = (uint32_t)n, .buf = buf + done };
+
+		rc = lm_io_read(io, &r, 1);
+		done += n;
+	}
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	return 0;
+}
+
+static int open_fail(char *msg, size_t msgsize, int rc, const char *fmt, const char *a,
+		     const char *b)
+{
+	snprintf(msg, msgsize, fmt, a, b);
+	return rc;
+}
+
+int lm_layer_sealed_open(const struct lm_sealed_cfg *cfg, struct lm_layer **out,
+			 char *msg, size_t msgsize)
+{
+	struct sealed_layer *sl = calloc(1, sizeof(*sl));
+	unsigned char head[LM_SEALED_SB], *index = NULL, *meta = NULL;
+	struct lm_io_req r = { .off = 0, .len = LM_SEALED_SB, .buf = head };
+	const char *path = cfg->path;
+	int rc;
+
+	*out = NULL;
+	if (!sl)
+		return open_fail(msg, msgsize, -ENOMEM, "%s%s: out of memory", path, "");
+	rc = lm_io_init(LM_IO_AUTO);
+	if (rc < 0) {
+		free(sl);
+		return open_fail(msg, msgsize, rc, "%s: cannot start the layer reader (LAMINA_IO=%s)",
+				 path, getenv("LAMINA_IO") ? getenv("LAMINA_IO") : "");
+	}
+	rc = lm_io_open(AT_FDCWD, path, cfg->direct, &sl->io);
+	if (rc) {
+		free(sl);
+		return open_fail(msg, msgsize, rc, "cannot open sealed layer %s: %s", path,
+				 strerror(-rc));
+	}
+	rc = lm_io_size(sl->io) < LM_SEALED_SB ? -EUCLEAN : lm_io_read(sl->io, &r, 1);
+	if (rc == 0)
+		rc = lm_sealed_sb_decode(head, sizeof(head), lm_io_size(sl->io), &sl->sb);
+	if (rc) {
+		open_fail(msg, msgsize, rc, "%s is not a sealed layer, or it is damaged: %s", path,
+			  rc == -EPROTONOSUPPORT ? "a format this laminafs does not know" :
+			  "bad superblock");
+		goto fail;
+	}
+	lm_sealed_digest_hex(&sl->sb, sl->hex);
+	if (cfg->expect_digest && strcmp(cfg->expect_digest, sl->hex) != 0) {
+		rc = -EBADMSG;
+		open_fail(msg, msgsize, rc, "sealed layer %s was changed: its digest is now %s", path,
+			  sl->hex);
+		goto fail;
+	}
+	if (lm_sealed_encrypted(&sl->sb)) {
+		if (!cfg->dek) {
+			rc = -ENOKEY;
+			snprintf(msg, msgsize,
+				 "sealed layer %s is encrypted for tenant %s: mount with tenant=%s and its secret",
+				 path, sl->sb.tenant, sl->sb.tenant);
+			goto fail;
+		}
+		rc = lm_sealed_keys_new(&sl->sb, cfg->dek, &sl->keys);
+		if (rc) {
+			open_fail(msg, msgsize, rc, "cannot open the keys of sealed layer %s: %s", path,
+				  rc == -EKEYREJECTED ? "its key does not open it (damaged or replaced)" :
+				  strerror(-rc));
+			goto fail;
+		}
+	}
+	rc = read_section(sl->io, sl->sb.index_off, sl->sb.index_len, &index);
+	if (rc == 0)
+		rc = read_section(sl->io, sl->sb.meta_off, sl->sb.meta_len, &meta);
+	if (rc == 0)
+		rc = lm_sealed_meta_open(&sl->sb, sl->keys, meta, index, &sl->meta);
+	free(index);
+	free(meta);
+	if (rc) {
+		open_fail(msg, msgsize, rc, "sealed layer %s is damaged: %s", path,
+			  rc == -EBADMSG ? "its metadata or chunk index does not verify" :
+			  rc == -EUCLEAN ? "its metadata breaks the format's rules" : strerror(-rc));
+		goto fail;
+	}
+	if (cfg->cache) {
+		sl->cache = cfg->cache;
+	} else {
+		rc = lm_cache_new(cfg->cache_size, &sl->cache);
+		if (rc) {
+			open_fail(msg, msgsize, rc, "%s%s: out of memory for the chunk cache", path, "");
+			goto fail;
+		}
+		sl->own_cache = true;
+	}
+	sl->owner = lm_cache_owner_new();
+	sl->shift = sl->sb.chunk_shift;
+	sl->ra_chunks = (RA_BYTES >> sl->shift) ? (RA_BYTES >> sl->shift) : 1;
+	sl->report = cfg->report;
+	sl->report_ctx = cfg->report_ctx;
+	sl->base.ops = &sealed_ops;
+	sl->base.writable = false;
+	/* A device number of its own, the same on every mount of the layer,
+	 * so copied-up objects keep their origin across mounts. */
+	sl->base.dev = makedev(0x4c4d, (unsigned)sl->sb.digest[0] | (unsigned)sl->sb.digest[1] << 8 |
+			       (unsigned)sl->sb.digest[2] << 16 | (unsigned)(sl->sb.digest[3] & 0x0f) << 24);
+	*out = &sl->base;
+	return 0;
+fail:
+	sealed_free(&sl->base);
+	return rc;
+}
+
+const char *lm_layer_sealed_digest(const struct lm_layer *l)
+{
+	return l->ops == &sealed_ops ? SL(l)->hex : NULL;
+}
