@@ -3,6 +3,7 @@
  * kept in memory, so lookups, listings and attributes cost no system call;
  * file contents are read chunk by chunk through driver/io and kept opened
  * in driver/cache. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
