@@ -68,6 +68,9 @@ static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg,
 		need_store |= sealed_by_digest(o->lowerdirs[i]);
 		sealed |= lm_opts_is_sealed(o->lowerdirs[i]);
 	}
+	/* A store named for sealed layers also records their integrity
+	 * failures. */
+	need_store |= sealed && o->store;
 	rc = lm_mount_keys_open(o, need_store, vm, msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "laminafs: %s\n", msg);

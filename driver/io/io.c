@@ -476,18 +476,71 @@ static int shared_start(void)
 	return rc;
 }
 
+/* ---- fork ----
+ *
+ * A daemon opens its layers, then forks to go to the background: the child
+ * has neither the submission thread nor a usable copy of the forking
+ * thread's ring (an io_uring belongs to the task that made it). The child
+ * drops both; the ring is made again on the thread's next read, the
+ * thread on the next shared read. */
+static atomic_bool shared_restart;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&shared.lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&shared.lock);
+}
+
+static void fork_child(void)
+{
+	struct io_thread *t = tl_thread;
+
+	pthread_mutex_unlock(&shared.lock);
+	if (t && t->ring) {
+		ring_free(t->ring);
+		t->ring = NULL;
+		t->ring_failed = false;
+	}
+	if (shared.efd >= 0) {
+		close(shared.efd);
+		shared.efd = -1;
+		shared.head = NULL;
+		shared.tail = &shared.head;
+		atomic_store(&shared_restart, true);
+	}
+}
+
+static void fork_hooks(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 /* Hands the pending ops of @call to the submission thread and sleeps
- * until they are all finished. */
-static void shared_run(struct io_call *call)
+ * until they are all finished. Returns false when there is no submission
+ * thread (it could not be started again after a fork): the caller preads. */
+static bool shared_run(struct io_call *call)
 {
 	uint64_t one = 1;
 	bool kick;
+
+	if (atomic_load(&shared_restart)) {
+		pthread_mutex_lock(&init_lock);
+		if (atomic_load(&shared_restart) && shared_start() == 0)
+			atomic_store(&shared_restart, false);
+		pthread_mutex_unlock(&init_lock);
+		if (atomic_load(&shared_restart))
+			return false;
+	}
 
 	call->left = 0;
 	for (unsigned i = 0; i < call->n; i++)
 		call->left += call->ops[i].res == OP_PENDING;
 	if (!call->left)
-		return;
+		return true;
 	call->done = false;
 	call->next = NULL;
 	pthread_mutex_init(&call->lock, NULL);
@@ -507,6 +560,7 @@ static void shared_run(struct io_call *call)
 	pthread_mutex_unlock(&call->lock);
 	pthread_cond_destroy(&call->cond);
 	pthread_mutex_destroy(&call->lock);
+	return true;
 }
 
 /* ---- thread state ---- */
@@ -524,6 +578,7 @@ static void thread_free(void *arg)
 static void key_make(void)
 {
 	pthread_key_create(&thread_key, thread_free);
+	fork_hooks();
 }
 
 /* The calling thread's state, made on its first read. NULL without memory. */
@@ -829,8 +884,9 @@ static void run(struct io_thread *t, struct io_call *call)
 {
 	switch (atomic_load_explicit(&chosen, memory_order_relaxed)) {
 	case LM_IO_SHARED:
-		shared_run(call);
-		return;
+		if (shared_run(call))
+			return;
+		break;
 	case LM_IO_URING:
 		if (t && !t->ring && !t->ring_failed)
 			t->ring_failed = ring_new(LM_IO_BATCH_MAX, &t->ring) != 0;

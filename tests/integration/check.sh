@@ -52,6 +52,17 @@ lm_mkkey() { head -c 32 /dev/urandom >"$1"; chmod 600 "$1"; }
 lm_mkpass() { printf '%s\n' "$2" >"$1"; chmod 600 "$1"; }
 
 # lm_check DESC EXPECTED ACTUAL
+# lm_ok LABEL CMD... — run CMD; fail with LABEL when it does not succeed.
+lm_ok() {
+	local label=$1
+	shift
+	if ! "$@"; then
+		lm_fail "$label (failed: $*)"
+		return 1
+	fi
+	return 0
+}
+
 lm_check() {
 	if [ "$2" != "$3" ]; then
 		lm_fail "$1: expected '$2', got '$3'"
