@@ -170,6 +170,13 @@ for io in uring pread; do
 	compare "encrypted, 1M chunks, io=$io" "$M"
 	lm_umount "$M"
 done
+# Rotation rewraps the layer's key (its file, and so its digest, unchanged).
+lm_ok "tenant rotation" L tenant rotate acme --key-file "$KEY"
+lm_ok "the encrypted layer mounts after a rotation" \
+	lm_mount "$T/m-rot" "lowerdir=sealed:$D_ENC,store=$ST,tenant=acme,keyfile=$KEY"
+lm_ok "and reads" cmp "$R/usr/share/data/random.bin" "$T/m-rot/usr/share/data/random.bin"
+lm_umount "$T/m-rot"
+lm_ok "and keeps its digest" test -f "$ST/layers/$D_ENC"
 lm_ok "a path mount of a layer file named by its digest" \
 	lm_mount "$T/m-path" "lowerdir=sealed:$ST/layers/$D_PLAIN"
 lm_ok "path mount: reads" cmp "$R/usr/share/data/text.txt" "$T/m-path/usr/share/data/text.txt"
@@ -284,5 +291,11 @@ lm_ok "a layer file whose name is not its digest does not mount ($out)" test $? 
 out=$(lm_t 30 "$LAMINAFS" -f -o "lowerdir=sealed:$D_ENC,store=$ST" "$T/m-sb" 2>&1 </dev/null)
 lm_ok "an encrypted layer without its tenant does not mount" test $? -ne 0
 lm_ok "and the message says which tenant ($out)" grep -q acme <<<"$out"
+
+# Shredding the tenant makes its layers unreadable for good.
+lm_ok "tenant shred" L tenant shred acme --yes
+out=$(lm_t 30 "$LAMINAFS" -f -o "lowerdir=sealed:$D_ENC,store=$ST,tenant=acme,keyfile=$KEY" "$T/m-sb" 2>&1 </dev/null)
+lm_ok "a shredded tenant's layer does not mount" test $? -ne 0
+lm_ok "and the message says it was shredded ($out)" grep -qi shred <<<"$out"
 
 lm_finish
