@@ -266,7 +266,7 @@ static void add_sparse(struct lm_sealed_build *b, size_t chunk, unsigned char *o
 	data(b, out, n);
 }
 
-static char long_target[4096];
+static char long_target[4097];
 static char long_name[256];
 static unsigned char cap_val[20] = { 1, 0, 0, 2, 0x20 };
 
