@@ -395,6 +395,10 @@ int lm_layer_import_fd(int fd, const struct lm_import_src *src,
 	if (!im.buf)
 		return lm_errf(err, -ENOMEM, "out of memory");
 	rc = import_source(&im, fd, src);
+	/* Messages quote archive names and libarchive's words: one line. */
+	for (char *p = err ? err->msg : NULL; rc && p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (rc == 0 && fstat(fd, &st) == 0)
 		r->size = (uint64_t)st.st_size;
 	r->seconds = now_seconds() - t0;
