@@ -381,7 +381,7 @@ static int attr_check(const struct lm_sealed_attr *a, struct lm_err *err)
 		return lm_errf(err, -EINVAL, "bad mtime nanoseconds %u", a->mtime_ns);
 	if (!S_ISLNK(a->mode))
 		return 0;
-	n = a->link ? strlen(a->link) : 0;
+	n = a->link ? strnlen(a->link, LM_SEALED_LINK_MAX + 1) : 0;
 	if (n == 0 || n > LM_SEALED_LINK_MAX)
 		return lm_errf(err, -EINVAL, "a symlink target is 1..%u bytes", LM_SEALED_LINK_MAX);
 	return 0;

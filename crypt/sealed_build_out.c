@@ -332,7 +332,8 @@ static void tree_dir(struct lm_sealed_build *b, struct build_tree *t, uint32_t d
 	for (uint32_t e = n->children; e != BUILD_NONE; e = b->ents[e].next)
 		t->dents[t->ndents++] = e;
 	n->count = (uint32_t)(t->ndents - n->first);
-	qsort_r(t->dents + n->first, n->count, sizeof(uint32_t), ent_cmp, b);
+	if (n->count > 1)
+		qsort_r(t->dents + n->first, n->count, sizeof(uint32_t), ent_cmp, b);
 	for (uint32_t j = n->first; j < n->first + n->count; j++) {
 		const struct build_ent *e = &b->ents[t->dents[j]];
 		struct build_node *c;
@@ -433,7 +434,8 @@ static void meta_inode(struct lm_sealed_build *b, struct meta_buf *mb, uint32_t 
 	lm_put32(d->count, count);
 	lm_put32(d->xattr_first, mb->xattr_at);
 	lm_put32(d->xattr_count, n->nxattrs);
-	qsort_r(n->xattrs, n->nxattrs, sizeof(*n->xattrs), xattr_cmp, b);
+	if (n->nxattrs > 1)
+		qsort_r(n->xattrs, n->nxattrs, sizeof(*n->xattrs), xattr_cmp, b);
 	for (uint32_t i = 0; i < n->nxattrs; i++, mb->xattr_at++) {
 		struct lm_sealed_xattr_disk *x =
 			(void *)(mb->xattrs + (size_t)mb->xattr_at * LM_SEALED_XATTR);

@@ -384,7 +384,8 @@ int lm_sealed_meta_open(const struct lm_sealed_sb *sb, const struct lm_sealed_ke
 	m->chunk_shift = sb->chunk_shift;
 	m->nchunks = sb->chunk_count;
 	m->index = m->data + sb->meta_plain_len;
-	memcpy(m->data + sb->meta_plain_len, index, sb->index_len);
+	if (sb->index_len)
+		memcpy(m->data + sb->meta_plain_len, index, sb->index_len);
 	rc = meta_inflate(m, sb, keys, stored);
 	if (!rc)
 		rc = meta_layout(m, sb);

@@ -266,7 +266,7 @@ static void add_sparse(struct lm_sealed_build *b, size_t chunk, unsigned char *o
 	data(b, out, n);
 }
 
-static char long_target[4096];
+static char long_target[4097];
 static char long_name[256];
 static unsigned char cap_val[20] = { 1, 0, 0, 2, 0x20 };
 
@@ -815,11 +815,379 @@ static void test_damage(void)
 	}
 }
 
+/* ---- Rules of the metadata, broken by hand ---- */
+
+struct rules {
+	struct layer l;
+	unsigned char *plain;
+	size_t plen;
+	uint32_t ni, nd;
+	struct opened o;
+};
+
+static unsigned char *r_ino(struct rules *r, unsigned char *p, const char *path)
+{
+	uint32_t ino = 0;
+
+	CHECK_RC(walk(&r->o, path, &ino), 0);
+	return p + LM_SEALED_META_HEAD + (size_t)ino * LM_SEALED_INODE;
+}
+
+/* The dirent of @name in directory @dir. */
+static unsigned char *r_dent(struct rules *r, unsigned char *p, const char *dir,
+			     const char *name)
+{
+	struct lm_sealed_ino in;
+	struct lm_sealed_ent e;
+	uint32_t ino = 0;
+
+	walk(&r->o, dir, &ino);
+	lm_sealed_meta_ino(r->o.m, ino, &in);
+	for (uint32_t i = 0; i < in.count; i++) {
+		lm_sealed_meta_dirent(r->o.m, ino, i, &e);
+		if (e.name_len == strlen(name) && !memcmp(e.name, name, e.name_len))
+			return p + LM_SEALED_META_HEAD + (size_t)r->ni * LM_SEALED_INODE +
+			       ((size_t)in.first + i) * LM_SEALED_DIRENT;
+	}
+	CHECK(!"dirent");
+	return p;
+}
+
+static char *r_strs(struct rules *r, unsigned char *p)
+{
+	return (char *)p + r->plen - lm_get32(r->plain + 24);
+}
+
+/* Re-encodes @p (a changed copy of the plain metadata) and opens it. */
+static void r_expect(struct rules *r, unsigned char *p, int want, const char *what)
+{
+	unsigned char *f = NULL;
+	size_t flen = 0;
+	struct opened o;
+	int rc;
+
+	CHECK_RC(edit_meta_put(r->l.buf, r->l.len, NULL, p, r->plen, &f, &flen), 0);
+	rc = open_layer(f, flen, NULL, NULL, &o);
+	if (rc != want) {
+		fprintf(stderr, "  rule %s: %d, want %d\n", what, rc, want);
+		check_fails++;
+	}
+	if (!rc)
+		close_layer(&o);
+	free(f);
+	memcpy(p, r->plain, r->plen);
+}
+
+static void rules_make(struct rules *r)
+{
+	struct lm_err err = { "" };
+	char path[256];
+	int fd;
+	struct lm_sealed_build *b = new_builder(&fd, path, NULL, 0, 14, LM_SEALED_LZ4, NULL);
+
+	add(b, "p/q/s", S_IFDIR | 0755, NULL);
+	add_file(b, "ab", "one", 1u << 14);
+	add_file(b, "cp1", "cp1", 1u << 14);
+	add(b, "ln", S_IFLNK | 0777, "ab");
+	CHECK_RC(lm_sealed_build_whiteout(b, "wh", &err), 0);
+	add(b, "x", S_IFREG | 0644, NULL);
+	CHECK_RC(lm_sealed_build_xattr(b, "x", "user.a", "v", 1, &err), 0);
+	finish(b, fd, path, &r->l);
+	CHECK_RC(edit_meta_get(r->l.buf, r->l.len, NULL, &r->plain, &r->plen), 0);
+	CHECK_RC(open_layer(r->l.buf, r->l.len, NULL, NULL, &r->o), 0);
+	r->ni = lm_get32(r->plain + 8);
+	r->nd = lm_get32(r->plain + 12);
+}
+
+static void rules_names(struct rules *r, unsigned char *p)
+{
+	unsigned char *d = r_dent(r, p, "", "ab"), t[LM_SEALED_DIRENT];
+	char *name = r_strs(r, p) + lm_get32(d);
+
+	memcpy(t, d, sizeof(t));                       /* "ab" before "cp1" */
+	memcpy(d, d + LM_SEALED_DIRENT, sizeof(t));
+	memcpy(d + LM_SEALED_DIRENT, t, sizeof(t));
+	r_expect(r, p, -EUCLEAN, "unsorted");
+	memcpy(r_dent(r, p, "", "ab") + LM_SEALED_DIRENT, r_dent(r, p, "", "ab"), sizeof(t));
+	r_expect(r, p, -EUCLEAN, "twice the same name");
+	name = r_strs(r, p) + lm_get32(r_dent(r, p, "", "ab"));
+	memcpy(name, "..", 2);
+	r_expect(r, p, -EUCLEAN, "..");
+	name[0] = '.';
+	lm_put16(r_dent(r, p, "", "ab") + 4, 1);
+	r_expect(r, p, -EUCLEAN, ".");
+	memcpy(name, "a/", 2);
+	r_expect(r, p, -EUCLEAN, "slash");
+	memcpy(name, "a\0", 2);
+	r_expect(r, p, -EUCLEAN, "NUL");
+	lm_put16(r_dent(r, p, "", "ab") + 4, 0);
+	r_expect(r, p, -EUCLEAN, "empty name");
+	lm_put32(r_dent(r, p, "", "ab"), 0xffffff00u);
+	r_expect(r, p, -EUCLEAN, "name out of bounds");
+}
+
+static void rules_tree(struct rules *r, unsigned char *p)
+{
+	uint32_t ino_p = 0, ino_s = 0;
+
+	walk(&r->o, "p", &ino_p);
+	walk(&r->o, "p/q/s", &ino_s);
+	/* p -> q -> p, away from the root, which now reaches s. */
+	lm_put32(r_dent(r, p, "", "p") + 8, ino_s);
+	lm_put32(r_dent(r, p, "p/q", "s") + 8, ino_p);
+	r_expect(r, p, -EUCLEAN, "cycle");
+	lm_put32(r_dent(r, p, "p/q", "s") + 8, ino_p);
+	r_expect(r, p, -EUCLEAN, "directory reached twice");
+	lm_put32(r_dent(r, p, "", "ab") + 8, 0);
+	r_expect(r, p, -EUCLEAN, "entry of the root");
+	lm_put32(r_dent(r, p, "", "ab") + 8, r->ni);
+	r_expect(r, p, -EUCLEAN, "inode out of range");
+	lm_put32(r_dent(r, p, "", "wh") + 8, 1);
+	r_expect(r, p, -EUCLEAN, "whiteout with an inode");
+	r_dent(r, p, "", "wh")[6] = 3;
+	r_expect(r, p, -EUCLEAN, "unknown kind");
+	r_dent(r, p, "", "wh")[7] = 1;
+	r_expect(r, p, -EUCLEAN, "reserved byte");
+	lm_put32(r_ino(r, p, "ab") + 12, 2);
+	r_expect(r, p, -EUCLEAN, "nlink too high");
+	lm_put32(r_ino(r, p, "ab") + 12, 0);
+	r_expect(r, p, -EUCLEAN, "nlink 0");
+	lm_put32(r_ino(r, p, "p") + 12, 2);
+	r_expect(r, p, -EUCLEAN, "directory nlink");
+	lm_put32(r_ino(r, p, "p") + 48, 0);
+	r_expect(r, p, -EUCLEAN, "dirents not tiled");
+	lm_put32(r_ino(r, p, "p") + 52, 0xffffffffu);
+	r_expect(r, p, -EUCLEAN, "dirent count");
+	lm_put32(r_ino(r, p, "") + 0, S_IFREG | 0755);
+	r_expect(r, p, -EUCLEAN, "root not a directory");
+}
+
+static void rules_inodes(struct rules *r, unsigned char *p)
+{
+	lm_put32(r_ino(r, p, "x"), 0644);
+	r_expect(r, p, -EUCLEAN, "no type");
+	lm_put32(r_ino(r, p, "x"), S_IFREG | 0644 | 010000000);
+	r_expect(r, p, -EUCLEAN, "mode bits");
+	lm_put32(r_ino(r, p, "x") + 40, 1000000000u);
+	r_expect(r, p, -EUCLEAN, "nanoseconds");
+	lm_put32(r_ino(r, p, "x") + 44, LM_SEALED_IF_OPAQUE);
+	r_expect(r, p, -EUCLEAN, "opaque file");
+	lm_put32(r_ino(r, p, "p") + 44, 2);
+	r_expect(r, p, -EUCLEAN, "unknown flag");
+	lm_put64(r_ino(r, p, "x") + 24, 5);
+	r_expect(r, p, -EUCLEAN, "rdev of a file");
+	lm_put64(r_ino(r, p, "ab") + 16, 2);
+	r_expect(r, p, -EUCLEAN, "size beyond its chunk");
+	lm_put64(r_ino(r, p, "cp1") + 16, (1u << 14) + 2);
+	r_expect(r, p, -EUCLEAN, "last chunk too short");
+	lm_put64(r_ino(r, p, "cp1") + 16, 3u << 14);
+	r_expect(r, p, -EUCLEAN, "refs do not cover the size");
+	lm_put64(r_ino(r, p, "ln") + 16, 3);
+	r_expect(r, p, -EUCLEAN, "symlink size");
+	lm_put32(r_ino(r, p, "ln") + 52, 0);
+	lm_put64(r_ino(r, p, "ln") + 16, 0);
+	r_expect(r, p, -EUCLEAN, "empty symlink");
+	lm_put64(r_ino(r, p, "p") + 16, 4096);
+	r_expect(r, p, -EUCLEAN, "directory size");
+}
+
+static void rules_refs_xattrs(struct rules *r, unsigned char *p)
+{
+	size_t refs = r->plen - lm_get32(r->plain + 24) - 4 * lm_get32(r->plain + 16);
+	size_t xat = refs - LM_SEALED_XATTR * lm_get32(r->plain + 20);
+	uint32_t nchunks = r->o.sb.chunk_count;
+
+	lm_put32(p + refs, nchunks);
+	r_expect(r, p, -EUCLEAN, "ref out of range");
+	lm_put32(p + refs, LM_SEALED_HOLE);
+	r_expect(r, p, 0, "a hole");
+	lm_put32(p + refs + 4, lm_get32(r->plain + refs + 8));
+	r_expect(r, p, -EUCLEAN, "chunk of another length");
+	lm_put32(p + xat + 4, 0);
+	r_expect(r, p, -EUCLEAN, "empty xattr name");
+	lm_put32(p + xat + 12, LM_SEALED_XATTR_VALUE_MAX + 1);
+	r_expect(r, p, -EUCLEAN, "xattr value too long");
+	lm_put32(p + xat + 8, 0xfffffff0u);
+	r_expect(r, p, -EUCLEAN, "xattr value out of bounds");
+	lm_put32(r_ino(r, p, "x") + 60, 2);
+	r_expect(r, p, -EUCLEAN, "xattr count");
+	p[40] = 1;
+	r_expect(r, p, -EUCLEAN, "header reserved byte");
+	lm_put32(p + 24, lm_get32(p + 24) + 1);
+	r_expect(r, p, -EUCLEAN, "lengths do not add up");
+	memcpy(p, "LMSMETX", 8);
+	r_expect(r, p, -EUCLEAN, "magic");
+}
+
+static void test_rules(void)
+{
+	struct rules r = { 0 };
+	unsigned char *p;
+
+	rules_make(&r);
+	if (!r.plain || !r.o.m)
+		return;
+	p = malloc(r.plen);
+	memcpy(p, r.plain, r.plen);
+	r_expect(&r, p, 0, "unchanged");
+	rules_names(&r, p);
+	rules_tree(&r, p);
+	rules_inodes(&r, p);
+	rules_refs_xattrs(&r, p);
+	free(p);
+	close_layer(&r.o);
+	free(r.plain);
+	free(r.l.buf);
+}
+
+/* ---- Scale, determinism, misuse ---- */
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* 100 directories of 1000 files, every tenth with a little data. */
+static void test_100k(void)
+{
+	struct layer l = { 0 };
+	struct lm_sealed_sb sb;
+	struct lm_sealed_meta *m = NULL;
+	unsigned char small[64];
+	char path[256], name[64];
+	double t0, t1, t2;
+	int fd;
+	struct lm_sealed_build *b;
+
+	t0 = now_ms();
+	b = new_builder(&fd, path, NULL, 0, 16, LM_SEALED_LZ4, NULL);
+	for (int d = 0; d < 100; d++) {
+		for (int f = 0; f < 1000; f++) {
+			snprintf(name, sizeof(name), "dir%02d/file-%04d", d, f);
+			add(b, name, S_IFREG | 0644, NULL);
+			if (f % 10 == 0) {
+				fill(small, sizeof(small), (uint64_t)(d * 1000 + f));
+				data(b, small, sizeof(small));
+			}
+		}
+	}
+	finish(b, fd, path, &l);
+	t1 = now_ms();
+	CHECK_RC(lm_sealed_sb_decode(l.buf, l.len, l.len, &sb), 0);
+	CHECK(sb.inode_count == 100101);
+	t2 = now_ms();
+	CHECK_RC(lm_sealed_meta_open(&sb, NULL, l.buf + sb.meta_off, l.buf + sb.index_off, &m), 0);
+	t2 = now_ms() - t2;
+	printf("  100k entries: built in %.0f ms (%zu bytes, metadata %llu plain, %llu "
+	       "stored); lm_sealed_meta_open %.1f ms\n", t1 - t0, l.len,
+	       (unsigned long long)sb.meta_plain_len, (unsigned long long)sb.meta_len, t2);
+	if (m) {
+		struct lm_sealed_ent e;
+		uint32_t ino = 0;
+
+		CHECK_RC(lm_sealed_meta_lookup(m, LM_SEALED_ROOT, "dir57", 5, &e), 0);
+		CHECK_RC(lm_sealed_meta_lookup(m, e.ino, "file-0420", 9, &e), 0);
+		ino = e.ino;
+		CHECK(lm_sealed_meta_ref(m, ino, 0) != LM_SEALED_HOLE);
+	}
+	lm_sealed_meta_free(m);
+	free(l.buf);
+}
+
+/* One input, one output: plain layers are equal to the byte, encrypted
+ * ones differ by their nonces only. */
+static void test_determinism(void)
+{
+	struct layer a = { 0 }, b = { 0 };
+
+	make_small(&a, NULL, NULL, LM_SEALED_LZ4HC, false);
+	make_small(&b, NULL, NULL, LM_SEALED_LZ4HC, false);
+	CHECK(a.len == b.len && !memcmp(a.buf, b.buf, a.len) && !strcmp(a.hex, b.hex));
+	free(a.buf);
+	free(b.buf);
+	make_small(&a, test_dek, NULL, LM_SEALED_LZ4, false);
+	make_small(&b, test_dek, NULL, LM_SEALED_LZ4, false);
+	CHECK(a.len == b.len && strcmp(a.hex, b.hex));
+	free(a.buf);
+	free(b.buf);
+}
+
+static void test_misuse(void)
+{
+	struct lm_sealed_attr reg = { .mode = S_IFREG | 0644 }, lnk = { .mode = S_IFLNK | 0777 };
+	struct lm_sealed_build_opts o = { .chunk_shift = 13 };
+	struct lm_sealed_build *b = NULL;
+	struct lm_err err = { "" };
+	struct lm_sealed_sb sb;
+	struct lm_sealed_keys *k = NULL;
+	struct layer l = { 0 };
+	char path[256], name[300];
+	int fd;
+
+	CHECK_RC(lm_sealed_build_new(-1, &o, &b, &err), -EINVAL);
+	o.chunk_shift = 0;
+	o.dek = test_dek;
+	CHECK_RC(lm_sealed_build_new(-1, &o, &b, &err), -EINVAL);          /* no tenant */
+	o.tenant = "../x";
+	CHECK_RC(lm_sealed_build_new(-1, &o, &b, &err), -EINVAL);
+	o.dek = NULL;
+	o.tenant = "acme";
+	CHECK_RC(lm_sealed_build_new(-1, &o, &b, &err), -EINVAL);          /* tenant, no DEK */
+	b = new_builder(&fd, path, NULL, 0, 14, LM_SEALED_LZ4, NULL);
+	CHECK_RC(lm_sealed_build_data(b, "x", 1, &err), -EINVAL);
+	CHECK_RC(lm_sealed_build_add(b, "/a", &reg, &err), -EINVAL);
+	CHECK_RC(lm_sealed_build_add(b, "a//b", &reg, &err), -EINVAL);
+	CHECK_RC(lm_sealed_build_add(b, "a/", &reg, &err), -EINVAL);
+	CHECK_RC(lm_sealed_build_add(b, "a/../b", &reg, &err), -EINVAL);
+	CHECK_RC(lm_sealed_build_add(b, "", &reg, &err), -EINVAL);
+	memset(name, 'n', 256);
+	name[256] = '\0';
+	CHECK_RC(lm_sealed_build_add(b, name, &reg, &err), -EINVAL);
+	CHECK_RC(lm_sealed_build_add(b, "l", &lnk, &err), -EINVAL);        /* no target */
+	lnk.link = long_target;
+	long_target[4095] = 'y';
+	CHECK_RC(lm_sealed_build_add(b, "l", &lnk, &err), -EINVAL);        /* 4096 bytes */
+	long_target[4095] = '\0';
+	reg.mode = 0644;
+	CHECK_RC(lm_sealed_build_add(b, "t", &reg, &err), -EINVAL);
+	reg.mode = S_IFREG | 0644;
+	reg.mtime_ns = 1000000000u;
+	CHECK_RC(lm_sealed_build_add(b, "t", &reg, &err), -EINVAL);
+	reg.mtime_ns = 0;
+	CHECK_RC(lm_sealed_build_add(b, "f", &reg, &err), 0);
+	CHECK_RC(lm_sealed_build_add(b, "f/g", &reg, &err), -ENOTDIR);
+	CHECK_RC(lm_sealed_build_opaque(b, "f", &err), -ENOTDIR);
+	CHECK_RC(lm_sealed_build_link(b, "h", "missing", &err), -ENOENT);
+	CHECK_RC(lm_sealed_build_link(b, "h", "", &err), -EPERM);
+	CHECK_RC(lm_sealed_build_xattr(b, "missing", "user.a", "", 0, &err), -ENOENT);
+	CHECK_RC(lm_sealed_build_xattr(b, "f", "", "", 0, &err), -EINVAL);
+	CHECK_RC(lm_sealed_build_xattr(b, "f", "user.a", name, LM_SEALED_XATTR_VALUE_MAX + 1,
+				       &err), -EINVAL);
+	CHECK_RC(lm_sealed_build_whiteout(b, "", &err), -EINVAL);
+	CHECK(err.msg[0] != '\0');
+	finish(b, fd, path, &l);
+	CHECK_RC(lm_sealed_sb_decode(l.buf, l.len, l.len, &sb), 0);
+	CHECK_RC(lm_sealed_keys_new(&sb, test_dek, &k), -EINVAL);          /* plain */
+	CHECK_RC(lm_sealed_sb_decode(l.buf, LM_SEALED_SB - 1, l.len, &sb), -EUCLEAN);
+	CHECK(!lm_sealed_digest_valid("abc"));
+	CHECK(!lm_sealed_digest_valid(
+		"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"));
+	CHECK(lm_sealed_digest_valid(l.hex));
+	free(l.buf);
+}
+
 int main(void)
 {
 	if (lm_crypt_init())
 		return 77;
 	test_roundtrip();
 	test_damage();
+	test_rules();
+	test_determinism();
+	test_misuse();
+	test_100k();
 	return check_done("test_sealed");
 }
