@@ -37,13 +37,26 @@
 
 /* ---- names ------------------------------------------------------------ */
 
+/* Why @in (the name of an entry, or with @link the hard-link target of
+ * entry @link) is refused: one line naming the entry. */
+static int name_refused(struct imp *im, const char *in, const char *link, const char *why)
+{
+	char q[IMP_QUOTE + 4], qt[IMP_QUOTE + 4];
+
+	if (link)
+		return lm_errf(im->err, -EINVAL, "entry '%s': refused: its hard link target '%s' has %s",
+			       imp_quote(link, q), imp_quote(in, qt), why);
+	return lm_errf(im->err, -EINVAL, "entry '%s': refused: %s", imp_quote(in, q), why);
+}
+
 /* Cleans the archive name @in into @out (LM_IMPORT_PATH_MAX + 1 bytes):
  * components joined by one '/', without "." or empty ones, "" for the
- * root. Returns 0 (*abs set when a leading '/' was dropped) or -EINVAL
- * with the message naming @in. */
-static int clean_path(struct imp *im, const char *in, char *out, bool *abs)
+ * root. @link: @in is the hard-link target of that entry (for messages).
+ * Returns 0 (*abs set when a leading '/' was dropped) or -EINVAL with
+ * the message naming the entry. */
+static int clean_path(struct imp *im, const char *in, const char *link, char *out,
+		      bool *abs)
 {
-	char q[IMP_QUOTE + 4];
 	const char *p = in;
 	size_t n = 0;
 
@@ -52,18 +65,13 @@ static int clean_path(struct imp *im, const char *in, char *out, bool *abs)
 		size_t len = strcspn(p, "/");
 
 		if (len == 2 && p[0] == '.' && p[1] == '.')
-			return lm_errf(im->err, -EINVAL,
-				       "entry '%s': refused: a '..' component would leave the layer",
-				       imp_quote(in, q));
+			return name_refused(im, in, link,
+					    "a '..' component, which would leave the layer");
 		if (len > LM_IMPORT_NAME_MAX)
-			return lm_errf(im->err, -EINVAL,
-				       "entry '%s': refused: a name longer than %u bytes",
-				       imp_quote(in, q), LM_IMPORT_NAME_MAX);
+			return name_refused(im, in, link, "a name longer than 255 bytes");
 		if (len && !(len == 1 && p[0] == '.')) {
 			if (n + !!n + len > LM_IMPORT_PATH_MAX)
-				return lm_errf(im->err, -EINVAL,
-					       "entry '%s': refused: a path longer than %u bytes",
-					       imp_quote(in, q), LM_IMPORT_PATH_MAX);
+				return name_refused(im, in, link, "a path longer than 4096 bytes");
 			if (n)
 				out[n++] = '/';
 			memcpy(out + n, p, len);
@@ -178,7 +186,7 @@ static int tar_entry(struct imp *im, struct archive *a, struct archive_entry *e,
 	struct lm_sealed_attr at;
 	la_int64_t size = archive_entry_size(e);
 	bool abs;
-	int rc = clean_path(im, raw, path, &abs);
+	int rc = clean_path(im, raw, NULL, path, &abs);
 
 	if (rc)
 		return rc;
@@ -187,7 +195,7 @@ static int tar_entry(struct imp *im, struct archive *a, struct archive_entry *e,
 	if (rc)
 		return rc < 0 ? rc : 0;
 	if (hl) {
-		rc = clean_path(im, hl, target, &abs);
+		rc = clean_path(im, hl, raw, target, &abs);
 		if (rc == 0 && !*target)
 			rc = lm_errf(im->err, -EINVAL, "entry '%s': refused: a hard link to the root",
 				     imp_quote(raw, q));
@@ -387,6 +395,10 @@ int lm_layer_import_fd(int fd, const struct lm_import_src *src,
 	if (!im.buf)
 		return lm_errf(err, -ENOMEM, "out of memory");
 	rc = import_source(&im, fd, src);
+	/* Messages quote archive names and libarchive's words: one line. */
+	for (char *p = err ? err->msg : NULL; rc && p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (rc == 0 && fstat(fd, &st) == 0)
 		r->size = (uint64_t)st.st_size;
 	r->seconds = now_seconds() - t0;
