@@ -329,6 +329,7 @@ int main(int argc, char **argv)
 		lm_ovl_free(fs.ovl);
 	}
 	free(cfg.lowers);
+	lm_io_shutdown();
 	lm_cache_free(cache);
 	lm_vault_mount_free(vm);
 out:

@@ -115,6 +115,10 @@ static struct {
 	struct io_call *head;      /* lock */
 	struct io_call **tail;     /* lock */
 	int efd;                   /* callers kick the thread through it */
+	struct io_ring *ring;      /* the thread's, kept here for a forked child to free */
+	pthread_t tid;
+	bool running;              /* tid is a thread to join */
+	atomic_bool stop;          /* lm_io_shutdown asks the thread to end */
 } shared = { .lock = PTHREAD_MUTEX_INITIALIZER, .tail = &shared.head, .efd = -1 };
 
 static void count(atomic_uint_fast64_t *c, uint64_t v)
@@ -380,7 +384,7 @@ static void shared_take(struct io_op ***pend_tail)
  * is not armed, as many waiting ops as fit, submit, wait for one
  * completion and handle every completion there is. */
 static void shared_round(struct io_ring *r, bool *armed, struct io_op **pend,
-			 struct io_op ***pend_tail)
+			 struct io_op ***pend_tail, unsigned *inflight)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, seen = 0;
@@ -395,6 +399,7 @@ static void shared_round(struct io_ring *r, bool *armed, struct io_op **pend,
 		}
 	}
 	while (*pend && op_queue(r, *pend)) {
+		(*inflight)++;
 		*pend = (*pend)->next;
 		if (!*pend)
 			*pend_tail = pend;
@@ -405,6 +410,8 @@ static void shared_round(struct io_ring *r, bool *armed, struct io_op **pend,
 		struct io_op *op = io_uring_cqe_get_data(cqe);
 
 		seen++;
+		if (op)
+			(*inflight)--;
 		if (!op) {
 			*armed = false;
 			shared_take(pend_tail);
@@ -425,9 +432,11 @@ static void *shared_main(void *arg)
 	struct shared_start *st = arg;
 	struct io_op *pend = NULL, **pend_tail = &pend;
 	struct io_ring *r = NULL;
+	unsigned inflight = 0;
 	bool armed = false;
 	int rc = ring_new(SHARED_DEPTH, &r);
 
+	shared.ring = r;
 	pthread_mutex_lock(&st->lock);
 	st->rc = rc;
 	st->done = true;
@@ -435,8 +444,23 @@ static void *shared_main(void *arg)
 	pthread_mutex_unlock(&st->lock);
 	if (rc)
 		return NULL;
-	for (;;)
-		shared_round(r, &armed, &pend, &pend_tail);
+	for (;;) {
+		/* Asked to stop: end once every call queued is done. A caller
+		 * queues under shared.lock after checking shared.stop, so none
+		 * is left behind. */
+		bool done = false;
+
+		if (atomic_load(&shared.stop) && !pend && !inflight) {
+			pthread_mutex_lock(&shared.lock);
+			done = !shared.head;
+			pthread_mutex_unlock(&shared.lock);
+		}
+		if (done)
+			break;
+		shared_round(r, &armed, &pend, &pend_tail, &inflight);
+	}
+	shared.ring = NULL;
+	ring_free(r);
 	return NULL;
 }
 
@@ -458,7 +482,6 @@ static int shared_start(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	rc = -pthread_create(&tid, &attr, shared_main, &st);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -468,6 +491,12 @@ static int shared_start(void)
 			pthread_cond_wait(&st.cond, &st.lock);
 		rc = st.rc;
 		pthread_mutex_unlock(&st.lock);
+		shared.tid = tid;
+		shared.running = true;
+		if (rc) {
+			pthread_join(tid, NULL);
+			shared.running = false;
+		}
 	}
 	if (rc) {
 		close(shared.efd);
@@ -476,23 +505,48 @@ static int shared_start(void)
 	return rc;
 }
 
-/* ---- fork ----
+/* ---- stopping the submission thread; fork ----
  *
- * A daemon opens its layers, then forks to go to the background: the child
- * has neither the submission thread nor a usable copy of the forking
- * thread's ring (an io_uring belongs to the task that made it). The child
- * drops both; the ring is made again on the thread's next read, the
- * thread on the next shared read. */
+ * A daemon opens its layers, then forks to go to the background: a thread
+ * does not survive a fork, and an io_uring belongs to the task that made
+ * it. So the submission thread is stopped (after its last call) before a
+ * fork and started again by the next shared read, in parent and child;
+ * the forking thread's own ring is dropped in the child and made again on
+ * its next read. */
 static atomic_bool shared_restart;
+
+/* Ends the submission thread once its calls are done; init_lock held. */
+static void shared_stop(void)
+{
+	uint64_t one = 1;
+
+	if (!shared.running)
+		return;
+	atomic_store(&shared.stop, true);
+	while (write(shared.efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	pthread_join(shared.tid, NULL);
+	shared.running = false;
+	close(shared.efd);
+	shared.efd = -1;
+}
 
 static void fork_prepare(void)
 {
+	pthread_mutex_lock(&init_lock);
+	if (shared.running) {
+		shared_stop();
+		atomic_store(&shared_restart, true);
+	}
 	pthread_mutex_lock(&shared.lock);
 }
 
 static void fork_parent(void)
 {
 	pthread_mutex_unlock(&shared.lock);
+	if (atomic_load(&shared_restart))
+		atomic_store(&shared.stop, false);
+	pthread_mutex_unlock(&init_lock);
 }
 
 static void fork_child(void)
@@ -500,17 +554,13 @@ static void fork_child(void)
 	struct io_thread *t = tl_thread;
 
 	pthread_mutex_unlock(&shared.lock);
+	if (atomic_load(&shared_restart))
+		atomic_store(&shared.stop, false);
+	pthread_mutex_unlock(&init_lock);
 	if (t && t->ring) {
 		ring_free(t->ring);
 		t->ring = NULL;
 		t->ring_failed = false;
-	}
-	if (shared.efd >= 0) {
-		close(shared.efd);
-		shared.efd = -1;
-		shared.head = NULL;
-		shared.tail = &shared.head;
-		atomic_store(&shared_restart, true);
 	}
 }
 
@@ -548,6 +598,13 @@ static bool shared_run(struct io_call *call)
 	/* The thread empties the queue each time it is kicked, so a caller
 	 * that finds it non-empty rides on the kick already sent. */
 	pthread_mutex_lock(&shared.lock);
+	if (atomic_load(&shared.stop)) {
+		/* lm_io_shutdown was called: no thread to hand it to. */
+		pthread_mutex_unlock(&shared.lock);
+		pthread_cond_destroy(&call->cond);
+		pthread_mutex_destroy(&call->lock);
+		return false;
+	}
 	kick = !shared.head;
 	*shared.tail = call;
 	shared.tail = &call->next;
@@ -938,4 +995,12 @@ void lm_io_stats(struct lm_io_stats *s)
 	s->ranges = atomic_load_explicit(&stats.ranges, memory_order_relaxed);
 	s->bytes = atomic_load_explicit(&stats.bytes, memory_order_relaxed);
 	s->submits = atomic_load_explicit(&stats.submits, memory_order_relaxed);
+}
+
+void lm_io_shutdown(void)
+{
+	pthread_mutex_lock(&init_lock);
+	shared_stop();   /* shared.stop stays set: later reads use pread */
+	atomic_store(&shared_restart, false);
+	pthread_mutex_unlock(&init_lock);
 }

@@ -75,6 +75,11 @@ struct lm_io_req {
 #define LM_IO_BATCH_MAX 64u
 int lm_io_read(struct lm_io_file *f, struct lm_io_req *reqs, unsigned n);
 
+/* Ends the shared back end's submission thread and frees its ring, for a
+ * clean exit once no read is running; later reads use pread. Does nothing
+ * for the other back ends (a thread's ring goes with the thread). */
+void lm_io_shutdown(void);
+
 /* Counters since lm_io_init, for benchmarks and `lamina layer` stats. */
 struct lm_io_stats {
 	uint64_t reads;       /* lm_io_read calls */
