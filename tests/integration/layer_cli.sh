@@ -161,8 +161,14 @@ if [ $ROOT -eq 1 ]; then
 	echo x >"$O/d/sub/f"; mknod "$O/d/gone" c 0 0
 	setfattr -n trusted.overlay.opaque -v y "$O/e"; echo y >"$O/e/f"
 	setfattr -n user.overlay.opaque -v y "$O/d/sub"
+	"$PY" -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$O/sock"
 	u=$(L layer import "$O") || lm_fail "import an overlay upper"
-	L layer export "$u" >"$T/xu.tar" || lm_fail "export upper"
+	L layer inspect "$u" --json >"$T/in.json"
+	lm_check "upper: the socket kept" 1 "$(json "$T/in.json" 'd["entries"]["other"]')"
+	lm_check "upper: whiteouts" 1 "$(json "$T/in.json" 'd["entries"]["whiteouts"]')"
+	lm_check "upper: opaque" 2 "$(json "$T/in.json" 'd["entries"]["opaque"]')"
+	L layer export "$u" 2>"$T/err" >"$T/xu.tar" || lm_fail "export upper"
+	grep -q "1 sockets left out" "$T/err" || lm_fail "export upper: no word of the socket: $(cat "$T/err")"
 	"$PY" "$TARPY" names "$T/xu.tar" >"$T/names"
 	for n in d/.wh.gone e/.wh..wh..opq d/sub/.wh..wh..opq e/f; do
 		grep -qx "$n" "$T/names" || lm_fail "upper: $n missing in $(tr '\n' ' ' <"$T/names")"
