@@ -16,7 +16,8 @@
 #     is written anywhere but the store (no temporary file left in layers/)
 #   - verify finds a flipped byte in a chunk, the index, the metadata and
 #     the superblock, and a layer renamed to another digest (exit 6)
-#   - rm removes the layer and its slot file; a wrong secret is exit 4
+#   - rm removes the layer and its slot file; a wrong secret is exit 4; a
+#     tenant rotation rewraps a layer's key, a shred makes it unreadable
 set -u
 . "$(dirname "$0")/check.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -255,6 +256,12 @@ L layer rm "$e" >/dev/null || lm_fail "rm encrypted"
 [ -e "$S/layers/$e" ] && lm_fail "rm left the layer file"
 [ -e "$S/objects/layer-$lid.slots" ] && lm_fail "rm left the slot file"
 L layer rm "${DIG[r.tar.plain]}" >/dev/null || lm_fail "rm plain"
+b=$(L layer import "$T/r.tar.gz" --tenant beta --key-file "$T/kb") || lm_fail "import for beta"
+L tenant rotate beta --key-file "$T/kb" >"$T/out" 2>&1 || lm_fail "rotate beta: $(cat "$T/out")"
+grep -q "1 object rewrapped" "$T/out" || lm_fail "rotate did not rewrap the layer's slot file: $(cat "$T/out")"
+L layer verify "$b" --tenant beta --key-file "$T/kb" >/dev/null 2>&1 || lm_fail "verify after a rotation"
+L tenant shred beta --yes >/dev/null 2>&1 || lm_fail "shred beta"
+expect_fail "export of a shredded tenant's layer" 5 "shredded" L layer export "$b" --key-file "$T/kb" -o "$T/no.tar"
 L audit show | grep -q "layer.rm" || lm_fail "no layer.rm audit record"
 L audit show | grep -q "layer.import" || lm_fail "no layer.import audit record"
 L audit verify >/dev/null || lm_fail "audit verify"
