@@ -158,9 +158,12 @@ static int tar_data(struct imp *im, struct archive *a, const char *path, uint64_
 		r = archive_read_data_block(a, &buf, &len, &off);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN)
-			return lm_errf(im->err, -EINVAL, "entry '%s': refused: %s",
-				       imp_quote(path, q), arc_error(a, why));
+		if (r < ARCHIVE_WARN) {
+			/* A signal breaks libarchive's read: say why it stopped. */
+			rc = imp_stopped(im);
+			return rc ? rc : lm_errf(im->err, -EINVAL, "entry '%s': refused: %s",
+						 imp_quote(path, q), arc_error(a, why));
+		}
 		if (off < 0 || (uint64_t)off < at || (uint64_t)off > size ||
 		    len > size - (uint64_t)off)
 			return lm_errf(im->err, -EINVAL,

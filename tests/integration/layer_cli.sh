@@ -16,7 +16,8 @@
 #     is written anywhere but the store (no temporary file left in layers/)
 #   - verify finds a flipped byte in a chunk, the index, the metadata and
 #     the superblock, and a layer renamed to another digest (exit 6)
-#   - rm removes the layer and its slot file; a wrong secret is exit 4
+#   - rm removes the layer and its slot file; a wrong secret is exit 4; a
+#     tenant rotation rewraps a layer's key, a shred makes it unreadable
 set -u
 . "$(dirname "$0")/check.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -161,8 +162,14 @@ if [ $ROOT -eq 1 ]; then
 	echo x >"$O/d/sub/f"; mknod "$O/d/gone" c 0 0
 	setfattr -n trusted.overlay.opaque -v y "$O/e"; echo y >"$O/e/f"
 	setfattr -n user.overlay.opaque -v y "$O/d/sub"
+	"$PY" -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$O/sock"
 	u=$(L layer import "$O") || lm_fail "import an overlay upper"
-	L layer export "$u" >"$T/xu.tar" || lm_fail "export upper"
+	L layer inspect "$u" --json >"$T/in.json"
+	lm_check "upper: the socket kept" 1 "$(json "$T/in.json" 'd["entries"]["other"]')"
+	lm_check "upper: whiteouts" 1 "$(json "$T/in.json" 'd["entries"]["whiteouts"]')"
+	lm_check "upper: opaque" 2 "$(json "$T/in.json" 'd["entries"]["opaque"]')"
+	L layer export "$u" 2>"$T/err" >"$T/xu.tar" || lm_fail "export upper"
+	grep -q "1 sockets left out" "$T/err" || lm_fail "export upper: no word of the socket: $(cat "$T/err")"
 	"$PY" "$TARPY" names "$T/xu.tar" >"$T/names"
 	for n in d/.wh.gone e/.wh..wh..opq d/sub/.wh..wh..opq e/f; do
 		grep -qx "$n" "$T/names" || lm_fail "upper: $n missing in $(tr '\n' ' ' <"$T/names")"
@@ -249,6 +256,12 @@ L layer rm "$e" >/dev/null || lm_fail "rm encrypted"
 [ -e "$S/layers/$e" ] && lm_fail "rm left the layer file"
 [ -e "$S/objects/layer-$lid.slots" ] && lm_fail "rm left the slot file"
 L layer rm "${DIG[r.tar.plain]}" >/dev/null || lm_fail "rm plain"
+b=$(L layer import "$T/r.tar.gz" --tenant beta --key-file "$T/kb") || lm_fail "import for beta"
+L tenant rotate beta --key-file "$T/kb" >"$T/out" 2>&1 || lm_fail "rotate beta: $(cat "$T/out")"
+grep -q "1 object rewrapped" "$T/out" || lm_fail "rotate did not rewrap the layer's slot file: $(cat "$T/out")"
+L layer verify "$b" --tenant beta --key-file "$T/kb" >/dev/null 2>&1 || lm_fail "verify after a rotation"
+L tenant shred beta --yes >/dev/null 2>&1 || lm_fail "shred beta"
+expect_fail "export of a shredded tenant's layer" 5 "shredded" L layer export "$b" --key-file "$T/kb" -o "$T/no.tar"
 L audit show | grep -q "layer.rm" || lm_fail "no layer.rm audit record"
 L audit show | grep -q "layer.import" || lm_fail "no layer.import audit record"
 L audit verify >/dev/null || lm_fail "audit verify"
