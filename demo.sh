@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main job on built-in defaults: installs what is missing, builds,
 # makes a small busybox root filesystem as two image layers, creates a
-# tenant, mounts the layers through laminafs with an encrypted writable
-# upper layer (a vault) as a container root, runs commands inside it with
-# chroot, and shows that the writes reached the host as ciphertext only.
+# tenant, imports the layers as sealed layers (the base one plain, the app
+# one encrypted for the tenant), mounts them through laminafs with an
+# encrypted writable upper layer (a vault) as a container root, runs
+# commands inside it with chroot, and shows that the writes reached the host
+# as ciphertext only.
 # Leaves nothing mounted.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -45,8 +47,13 @@ head -c 32 /dev/urandom > "$key"
 chmod 600 "$key"
 "$LAMINA" --store "$store" tenant create clinic --key-file "$key"
 
-say "mounting with laminafs (fuse-overlayfs argv, plus the tenant for an encrypted upper)"
-opts="lowerdir=$app:$base,upperdir=$work/upper,workdir=$work/work"
+say "importing the layers as sealed layers: the base plain, the app layer encrypted for the tenant"
+BASE=$("$LAMINA" --store "$store" layer import "$base")
+APP=$("$LAMINA" --store "$store" layer import "$app" --tenant clinic --key-file "$key")
+"$LAMINA" --store "$store" layer ls
+
+say "mounting with laminafs (fuse-overlayfs argv, sealed layers, the tenant for the encrypted ones)"
+opts="lowerdir=sealed:$APP:sealed:$BASE,upperdir=$work/upper,workdir=$work/work"
 opts="$opts,tenant=clinic,store=$store,keyfile=$key"
 echo "$LAMINAFS -o $opts $mnt"
 "$LAMINAFS" -o "$opts" "$mnt"
@@ -72,8 +79,13 @@ if grep -r -a -q -e "patient 4711" -e notes.txt "$work/upper" "$work/work"; then
   echo "demo: plaintext found on the host" >&2; exit 1
 fi
 echo "no trace of 'patient 4711' or 'notes.txt' anywhere under the upper and work directories"
+if grep -a -q "hello from the app layer" "$store/layers/$APP"; then
+  echo "demo: plaintext found in the encrypted layer" >&2; exit 1
+fi
+echo "no trace of the app layer's 'hello from the app layer' in its sealed file either"
 say "the image layers are untouched"
-cat "$base/etc/passwd"; ls -l "$app/etc"
+"$LAMINA" --store "$store" layer verify "$BASE"
+"$LAMINA" --store "$store" layer verify "$APP" --tenant clinic --key-file "$key"
 
 fusermount3 -u "$mnt"
 say "mounted again with the tenant's key: the container's files are back"

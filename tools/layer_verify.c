@@ -204,8 +204,8 @@ static void verify_print(const struct lm_cli *c, const struct verify *v)
 			     v->f->hex, v->problems);
 		return;
 	}
-	printf("layer %s: ok (superblock, index, metadata, %u chunks%s)\n", v->f->hex,
-	       (unsigned)sb->chunk_count,
+	printf("layer %s: ok (superblock, index, metadata, %u chunk%s%s)\n", v->f->hex,
+	       (unsigned)sb->chunk_count, sb->chunk_count == 1 ? "" : "s",
 	       boxes ? "; MAC and boxes with the tenant's key" :
 	       lm_sealed_encrypted(sb) ? "; boxes not checked: pass --tenant and its secret" :
 	       "; each opened");
