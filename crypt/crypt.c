@@ -102,6 +102,13 @@ void lm_crypt_wipe(void *p, size_t len)
 	sodium_memzero(p, len);
 }
 
+bool lm_is_zero(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	return len == 0 || (b[0] == 0 && memcmp(b, b + 1, len - 1) == 0);
+}
+
 bool lm_crypt_equal(const void *a, const void *b, size_t len)
 {
 	return sodium_memcmp(a, b, len) == 0;

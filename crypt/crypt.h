@@ -37,6 +37,10 @@ unsigned char *lm_secret_scratch(void);
 /* Wipes @len bytes at @p in a way the compiler cannot drop. */
 void lm_crypt_wipe(void *p, size_t len);
 
+/* True when all @len bytes at @p are zero (@len 0 too). Not constant-time:
+ * for reserved fields and holes, never to compare secrets. */
+bool lm_is_zero(const void *p, size_t len);
+
 /* Constant-time comparison of two @len byte buffers. */
 bool lm_crypt_equal(const void *a, const void *b, size_t len);
 

@@ -88,15 +88,6 @@ size_t lm_sealed_scratch_size(const struct lm_sealed_sb *sb)
 	return lm_sealed_encrypted(sb) ? (size_t)1 << sb->chunk_shift : 0;
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
 
 /* The fields that say what the layer is: flags, shift, cipher, tenant,
  * reserved bytes. */
@@ -108,8 +99,8 @@ static int sb_check_kind(struct lm_sealed_sb *sb, const struct lm_sealed_sb_disk
 		return -EUCLEAN;
 	if (!lm_sealed_encrypted(sb)) {
 		/* Plain: no cipher, no tenant, no MAC. */
-		if (sb->cipher || !all_zero(d->tenant, sizeof(d->tenant)) ||
-		    !all_zero(d->mac, sizeof(d->mac)))
+		if (sb->cipher || !lm_is_zero(d->tenant, sizeof(d->tenant)) ||
+		    !lm_is_zero(d->mac, sizeof(d->mac)))
 			return -EUCLEAN;
 		return 0;
 	}

@@ -81,11 +81,6 @@ static int write_at(int fd, const void *buf, size_t len, uint64_t off)
 
 /* ---- Chunks ---- */
 
-static bool zeros(const unsigned char *p, size_t n)
-{
-	return p[0] == 0 && !memcmp(p, p + 1, n - 1);
-}
-
 static uint32_t dedup_find(const struct lm_sealed_build *b, const unsigned char *h)
 {
 	size_t mask = b->dcap - 1, i = lm_get64(h) & mask;
@@ -203,7 +198,7 @@ static int chunk_store(struct lm_sealed_build *b, const unsigned char *in, size_
 	unsigned char h[LM_SEALED_HASH];
 	int rc;
 
-	if (zeros(in, len)) {
+	if (lm_is_zero(in, len)) {
 		*ref = LM_SEALED_HOLE;
 		return 0;
 	}

@@ -85,6 +85,17 @@ void lm_cli_time(char *out, size_t size, uint64_t t);
 	{ "json", no_argument, NULL, LM_CLI_OPT_JSON },             \
 	{ "help", no_argument, NULL, 'h' }
 
+/* The end of the --help of a verb that needs the tenant's secret: the
+ * secret options (LM_CLI_SECRET_OPTS), the common ones, and where the
+ * passphrase comes from without them. */
+#define LM_CLI_SECRET_HELP                                                           \
+	"  --key-file FILE         the tenant's key file\n"                           \
+	"  --passphrase-file FILE  read the tenant's passphrase from FILE (first line)\n" \
+	"  --store DIR, --json, --help\n"                                              \
+	"\n"                                                                           \
+	"Without --key-file or --passphrase-file, the passphrase comes from the file\n" \
+	"named by LAMINA_PASSPHRASE_FILE, else it is asked on the terminal.\n"
+
 /* The secret options of the verbs that need a tenant's secret, for
  * getopt_long tables; lm_cli_secret_opt takes them. */
 #define LM_CLI_OPT_KEYFILE 1002

@@ -48,7 +48,7 @@ static const char import_usage[] =
 	"                          default: AES-256-GCM where the CPU accelerates it)\n"
 	"  --chunk-size N          plaintext per chunk: 16K to 1M, a power of two (64K)\n"
 	"  --compress C            lz4 (default), lz4hc (smaller, slower) or none\n"
-	LAYER_SECRET_HELP;
+	LM_CLI_SECRET_HELP;
 
 static const char ls_usage[] =
 	"Usage: lamina layer ls [--store DIR] [--json]\n"

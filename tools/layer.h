@@ -21,15 +21,6 @@ enum {
 	LAYER_OPT_COMPRESS,
 };
 
-/* The end of the --help of a verb that may need a tenant's secret. */
-#define LAYER_SECRET_HELP                                                            \
-	"  --key-file FILE         the tenant's key file\n"                           \
-	"  --passphrase-file FILE  read the tenant's passphrase from FILE (first line)\n" \
-	"  --store DIR, --json, --help\n"                                              \
-	"\n"                                                                           \
-	"Without --key-file or --passphrase-file, the passphrase comes from the file\n" \
-	"named by LAMINA_PASSPHRASE_FILE, else it is asked on the terminal.\n"
-
 struct layer_opts {
 	struct lm_cli_secret_src src;
 	const char *tenant, *cipher, *chunk, *compress, *output;

@@ -33,7 +33,7 @@ static const char export_usage[] =
 	"\n"
 	"  -o, --output FILE       the tarball to write\n"
 	"  --tenant T              the layer's tenant (default: the one it names)\n"
-	LAYER_SECRET_HELP;
+	LM_CLI_SECRET_HELP;
 
 /* Paths in the tarball: a layer's are at most this long. */
 #define EXPORT_PATH_MAX 4096u

@@ -24,7 +24,7 @@ static const char verify_usage[] =
 	"Exit 6 when anything does not verify, naming the section and chunk.\n"
 	"\n"
 	"  --tenant T              the layer's tenant (its secret checks the boxes)\n"
-	LAYER_SECRET_HELP;
+	LM_CLI_SECRET_HELP;
 
 /* At most this many chunk problems are printed one by one. */
 #define VERIFY_SHOWN 20u

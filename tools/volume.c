@@ -42,7 +42,7 @@ static const char create_usage[] =
 	"  --tenant T              the owning tenant (required)\n"
 	"  --cipher CIPHER         aes256gcm or xchacha20poly1305 (default: AES-256-GCM\n"
 	"                          where the CPU accelerates it, else XChaCha20-Poly1305)\n"
-	VOLUME_SECRET_HELP;
+	LM_CLI_SECRET_HELP;
 
 static const char ls_usage[] =
 	"Usage: lamina volume ls [--store DIR] [--json]\n"

@@ -16,17 +16,6 @@
  * "lamina-vault:" and the volume's uuid in hex. */
 #define VOLUME_FSNAME_PREFIX "lamina-vault:"
 
-/* The end of the --help of a verb that needs the tenant's secret: the
- * secret options (LM_CLI_SECRET_OPTS), the common ones, and where the
- * passphrase comes from without them. */
-#define VOLUME_SECRET_HELP                                                           \
-	"  --key-file FILE         the tenant's key file\n"                           \
-	"  --passphrase-file FILE  read the tenant's passphrase from FILE (first line)\n" \
-	"  --store DIR, --json, --help\n"                                              \
-	"\n"                                                                           \
-	"Without --key-file or --passphrase-file, the passphrase comes from the file\n" \
-	"named by LAMINA_PASSPHRASE_FILE, else it is asked on the terminal.\n"
-
 /* Option values of the verbs' tables (-o is 'o'; the secret options are
  * LM_CLI_SECRET_OPTS). */
 enum {

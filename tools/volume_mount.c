@@ -38,7 +38,7 @@ static const char mount_usage[] =
 	"                          ones lamina sets: upperdir, lowerdir, workdir,\n"
 	"                          tenant, store, keyfile, passfile, keyfd, passfd,\n"
 	"                          fsname); may be repeated\n"
-	VOLUME_SECRET_HELP;
+	LM_CLI_SECRET_HELP;
 
 static const char umount_usage[] =
 	"Usage: lamina volume umount MOUNTPOINT|NAME\n"

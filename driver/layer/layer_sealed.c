@@ -138,6 +138,17 @@ static int resolve(const struct sealed_layer *sl, const char *path, uint32_t *in
 	return 0;
 }
 
+/* resolve() and the inode it reaches, decoded. */
+static int resolve_ino(const struct sealed_layer *sl, const char *path, uint32_t *ino,
+		       struct lm_sealed_ino *in)
+{
+	int rc = resolve(sl, path, ino);
+
+	if (rc == 0)
+		lm_sealed_meta_ino(sl->meta, *ino, in);
+	return rc;
+}
+
 static void fill_stat(const struct sealed_layer *sl, uint32_t ino,
 		      const struct lm_sealed_ino *in, struct stat *st)
 {
@@ -192,11 +203,10 @@ static int sealed_getattr(struct lm_layer *l, const char *path, struct stat *st)
 	struct sealed_layer *sl = SL(l);
 	struct lm_sealed_ino in;
 	uint32_t ino;
-	int rc = resolve(sl, path, &ino);
+	int rc = resolve_ino(sl, path, &ino, &in);
 
 	if (rc)
 		return rc;
-	lm_sealed_meta_ino(sl->meta, ino, &in);
 	fill_stat(sl, ino, &in, st);
 	return 0;
 }
@@ -213,11 +223,10 @@ static int sealed_iterate(struct lm_layer *l, const char *dir, lm_iter_fn fn, vo
 	struct lm_sealed_ino in;
 	char name[NAME_MAX + 1];
 	uint32_t d;
-	int rc = resolve(sl, dir, &d);
+	int rc = resolve_ino(sl, dir, &d, &in);
 
 	if (rc)
 		return rc;
-	lm_sealed_meta_ino(sl->meta, d, &in);
 	if (!S_ISDIR(in.mode))
 		return -ENOTDIR;
 	if (opaque)
@@ -267,11 +276,10 @@ static ssize_t sealed_getxattr(struct lm_layer *l, const char *path, const char 
 	struct lm_sealed_ino in;
 	size_t nlen = strlen(name);
 	uint32_t ino;
-	int rc = resolve(sl, path, &ino);
+	int rc = resolve_ino(sl, path, &ino, &in);
 
 	if (rc)
 		return rc;
-	lm_sealed_meta_ino(sl->meta, ino, &in);
 	for (uint32_t i = 0; i < in.xattr_count; i++) {
 		const char *xn;
 		const void *v;
@@ -296,11 +304,10 @@ static ssize_t sealed_listxattr(struct lm_layer *l, const char *path, char *buf,
 	struct lm_sealed_ino in;
 	size_t total = 0;
 	uint32_t ino;
-	int rc = resolve(sl, path, &ino);
+	int rc = resolve_ino(sl, path, &ino, &in);
 
 	if (rc)
 		return rc;
-	lm_sealed_meta_ino(sl->meta, ino, &in);
 	for (uint32_t i = 0; i < in.xattr_count; i++) {
 		const char *xn;
 		const void *v;
@@ -592,10 +599,9 @@ static int sealed_open(struct lm_layer *l, const char *path, int flags, mode_t m
 	(void)mode, (void)uid, (void)gid;
 	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
 		return -EROFS;
-	rc = resolve(sl, path, &ino);
+	rc = resolve_ino(sl, path, &ino, &in);
 	if (rc)
 		return rc;
-	lm_sealed_meta_ino(sl->meta, ino, &in);
 	if (S_ISDIR(in.mode))
 		return -EISDIR;
 	if (!S_ISREG(in.mode))

@@ -656,14 +656,6 @@ static int vf_geom(struct vfile *f, uint64_t *size, uint64_t *k, size_t *last)
 	return geom(st.st_size, size, k, last);
 }
 
-static bool all_zero(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 static void vf_report(struct vfile *f, int64_t block, const char *what)
 {
 	if (f->reported == block)
@@ -678,7 +670,7 @@ static int open_block(struct vfile *f, uint64_t i, bool last, const unsigned cha
 {
 	unsigned char ad[AD_LEN];
 
-	if (!last && len == VBOX && all_zero(box, len)) {
+	if (!last && len == VBOX && lm_is_zero(box, len)) {
 		memset(out, 0, VBS);
 		return 0;
 	}

@@ -71,14 +71,6 @@ static void walk_meta(const struct lm_sealed_sb *sb, const struct lm_sealed_meta
 	}
 }
 
-static bool all_zero(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 static void open_chunks(const struct lm_sealed_sb *sb, const struct lm_sealed_keys *keys,
 			const struct lm_sealed_meta *m, const uint8_t *data)
 {
@@ -98,7 +90,7 @@ static void open_chunks(const struct lm_sealed_sb *sb, const struct lm_sealed_ke
 		rc = lm_sealed_chunk_open(sb, keys, &c, i, data + c.offset, plain, scratch);
 		FUZZ_CHECK(rc == 0 || rc == -EBADMSG || rc == -EUCLEAN);
 		if (rc)
-			FUZZ_CHECK(all_zero(plain, c.plain_len));
+			FUZZ_CHECK(lm_is_zero(plain, c.plain_len));
 		rc = lm_sealed_chunk_hash_check(&c, data + c.offset);
 		FUZZ_CHECK(rc == 0 || rc == -EBADMSG);
 	}

@@ -38,15 +38,6 @@ static void check_info(const struct lm_vault_info *in, size_t size, size_t kboff
 	FUZZ_CHECK(lm_tenant_name_valid(in->kb.tenant));
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
 
 /* The rotation path: a new key block for the same DEK, rebuilt. */
 static void check_rebuild(const uint8_t *data, size_t size, size_t kboff,
@@ -90,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	prc = lm_vault_container_ops.parse(data, size, &kb, &off2, &len2);
 	FUZZ_CHECK(prc == (rc == -EPROTONOSUPPORT ? -EUCLEAN : rc));
 	if (rc)
-		FUZZ_CHECK(all_zero(&info, sizeof(info)));
+		FUZZ_CHECK(lm_is_zero(&info, sizeof(info)));
 	else
 		check_info(&info, size, kboff, kblen);
 	memset(&keys, 0x5a, sizeof(keys));
@@ -99,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(rc == 0 || rc == -EUCLEAN || rc == -EPROTONOSUPPORT ||
 		   rc == -EKEYREJECTED || rc == -ENOKEY || rc == -EBADMSG);
 	if (rc) {
-		FUZZ_CHECK(all_zero(&keys, sizeof(keys)));
+		FUZZ_CHECK(lm_is_zero(&keys, sizeof(keys)));
 		return 0;
 	}
 	FUZZ_CHECK(keys.generation == info.generation);
