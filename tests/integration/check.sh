@@ -63,6 +63,20 @@ lm_ok() {
 	return 0
 }
 
+# lm_expect_fail DESC EXIT_CODE PATTERN CMD... — fails with EXIT_CODE, prints
+# exactly one line matching PATTERN on stderr.
+lm_expect_fail() {
+	local desc=$1 want=$2 pat=$3 rc lines
+	shift 3
+	"$@" >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	lm_check "$desc: exit status" "$want" "$rc"
+	lines=$(wc -l <"$T/err")
+	lm_check "$desc: lines on stderr ($(head -c 300 "$T/err"))" 1 "$lines"
+	grep -Eq -- "$pat" "$T/err" || lm_fail "$desc: stderr '$(cat "$T/err")' does not match '$pat'"
+	lm_log "$desc: $(cat "$T/err")"
+}
+
 lm_check() {
 	if [ "$2" != "$3" ]; then
 		lm_fail "$1: expected '$2', got '$3'"

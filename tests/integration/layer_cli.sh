@@ -33,19 +33,6 @@ S=$T/store
 ROOT=0; [ "$(id -u)" -eq 0 ] && ROOT=1
 L() { "$LAMINA" --store "$S" "$@"; }
 
-# expect_fail DESC EXIT_CODE PATTERN CMD... — fails with EXIT_CODE, prints
-# exactly one line matching PATTERN on stderr.
-expect_fail() {
-	local desc=$1 want=$2 pat=$3 rc lines
-	shift 3
-	"$@" >"$T/out" 2>"$T/err" </dev/null
-	rc=$?
-	lm_check "$desc: exit status" "$want" "$rc"
-	lines=$(wc -l <"$T/err")
-	lm_check "$desc: lines on stderr ($(head -c 300 "$T/err"))" 1 "$lines"
-	grep -Eq -- "$pat" "$T/err" || lm_fail "$desc: stderr '$(cat "$T/err")' does not match '$pat'"
-	lm_log "$desc: $(cat "$T/err")"
-}
 # json FILE EXPR — evaluates EXPR with d = the JSON in FILE.
 json() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 compare() { "$PY" "$TARPY" compare "$1" "$2" >"$T/cmp" 2>&1 || lm_fail "$3: $(tail -20 "$T/cmp")"; }
@@ -63,9 +50,9 @@ for v in "" import ls inspect verify export rm; do
 	[ -n "$out" ] || lm_fail "lamina layer $v --help printed nothing"
 done
 "$LAMINA" --help | grep -q "layer import" || lm_fail "lamina --help lacks the layer noun"
-expect_fail "unknown verb" 2 "unknown verb 'layer frob'" "$LAMINA" layer frob
-expect_fail "bad chunk size" 2 "chunk-size" L layer import /dev/null --chunk-size 3000
-expect_fail "cipher without tenant" 2 "needs --tenant" L layer import /dev/null --cipher aes256gcm
+lm_expect_fail "unknown verb" 2 "unknown verb 'layer frob'" "$LAMINA" layer frob
+lm_expect_fail "bad chunk size" 2 "chunk-size" L layer import /dev/null --chunk-size 3000
+lm_expect_fail "cipher without tenant" 2 "needs --tenant" L layer import /dev/null --cipher aes256gcm
 
 # ---- a rootfs ----------------------------------------------------------------
 R=$T/rootfs
@@ -192,7 +179,7 @@ for c in "dotdot.tar:'\\.\\.' component" "dotdot_mid.tar:'\\.\\.' component" \
 	"symlink_parent_rel.tar:a/x.*symlink or not a directory" \
 	"longname.tar:longer than 255" "truncated.tar:[Tt]runcated" "badsize.tar:refused" \
 	"hugesize.tar:[Tt]runcated" "negsize.tar:negative size" "garbage.tar.gz:refused"; do
-	(cd "$W" && TMPDIR=$T/tmp expect_fail "hostile ${c%%:*}" 1 "${c#*:}" \
+	(cd "$W" && TMPDIR=$T/tmp lm_expect_fail "hostile ${c%%:*}" 1 "${c#*:}" \
 		"$LAMINA" --store "$S" layer import "$H/${c%%:*}") >"$T/hout"
 	cat "$T/hout"
 	grep -q "FAIL" "$T/hout" && LM_FAILS=$((LM_FAILS + 1))
@@ -234,7 +221,7 @@ cp "$T/good" "$S/layers/$other"
 L layer verify "$other" >"$T/out" 2>&1
 lm_check "verify a renamed layer: exit" 6 $?
 grep -q "superblock: its digest is $d, not the file's name" "$T/out" || lm_fail "verify a renamed layer: $(cat "$T/out")"
-expect_fail "export a renamed layer" 6 "not its name" L layer export "$other" -o "$T/no.tar"
+lm_expect_fail "export a renamed layer" 6 "not its name" L layer export "$other" -o "$T/no.tar"
 [ -e "$T/no.tar" ] && lm_fail "export of a renamed layer wrote a file"
 rm -f "$S/layers/$other"
 e=${DIG[r.tar.enc]}
@@ -246,10 +233,10 @@ grep -q "chunk [0-9]" "$T/out" || lm_fail "encrypted flipped chunk: $(cat "$T/ou
 cp "$T/goode" "$S/layers/$e"
 
 # ---- keys and rm ------------------------------------------------------------------
-expect_fail "export with another tenant's key" 4 "wrong key file|tenant acme" L layer export "$e" --key-file "$T/kb" -o "$T/no.tar"
-expect_fail "verify as another tenant" 4 "belongs to tenant acme" L layer verify "$e" --tenant beta --key-file "$T/kb"
-expect_fail "ambiguous or short prefix" 2 "hex digits" L layer inspect abc
-expect_fail "no such layer" 3 "no layer" L layer inspect 0000000
+lm_expect_fail "export with another tenant's key" 4 "wrong key file|tenant acme" L layer export "$e" --key-file "$T/kb" -o "$T/no.tar"
+lm_expect_fail "verify as another tenant" 4 "belongs to tenant acme" L layer verify "$e" --tenant beta --key-file "$T/kb"
+lm_expect_fail "ambiguous or short prefix" 2 "hex digits" L layer inspect abc
+lm_expect_fail "no such layer" 3 "no layer" L layer inspect 0000000
 lid=$(L layer inspect "$e" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["layer_id"])')
 [ -f "$S/objects/layer-$lid.slots" ] || lm_fail "slot file of $e missing"
 L layer rm "$e" >/dev/null || lm_fail "rm encrypted"
@@ -261,7 +248,7 @@ L tenant rotate beta --key-file "$T/kb" >"$T/out" 2>&1 || lm_fail "rotate beta: 
 grep -q "1 object rewrapped" "$T/out" || lm_fail "rotate did not rewrap the layer's slot file: $(cat "$T/out")"
 L layer verify "$b" --tenant beta --key-file "$T/kb" >/dev/null 2>&1 || lm_fail "verify after a rotation"
 L tenant shred beta --yes >/dev/null 2>&1 || lm_fail "shred beta"
-expect_fail "export of a shredded tenant's layer" 5 "shredded" L layer export "$b" --key-file "$T/kb" -o "$T/no.tar"
+lm_expect_fail "export of a shredded tenant's layer" 5 "shredded" L layer export "$b" --key-file "$T/kb" -o "$T/no.tar"
 L audit show | grep -q "layer.rm" || lm_fail "no layer.rm audit record"
 L audit show | grep -q "layer.import" || lm_fail "no layer.import audit record"
 L audit verify >/dev/null || lm_fail "audit verify"

@@ -22,19 +22,6 @@ unset LAMINA_PASSPHRASE_FILE LAMINA_STORE
 S=$T/store
 L() { "$LAMINA" --store "$S" "$@"; }
 
-# expect_fail DESC EXIT_CODE PATTERN CMD... — fails with EXIT_CODE, prints
-# exactly one line matching PATTERN on stderr.
-expect_fail() {
-	local desc=$1 want=$2 pat=$3 rc lines
-	shift 3
-	"$@" >"$T/out" 2>"$T/err" </dev/null
-	rc=$?
-	lm_check "$desc: exit status" "$want" "$rc"
-	lines=$(wc -l <"$T/err")
-	lm_check "$desc: lines on stderr ($(head -c 300 "$T/err"))" 1 "$lines"
-	grep -Eq -- "$pat" "$T/err" || lm_fail "$desc: stderr '$(cat "$T/err")' does not match '$pat'"
-	lm_log "$desc: $(cat "$T/err")"
-}
 volumes() { (cd "$S/volumes" 2>/dev/null && ls -A | tr '\n' ' '); }
 
 # ---- help ----------------------------------------------------------------
@@ -48,7 +35,7 @@ done
 "$LAMINA" --help | grep -q "volume create" || lm_fail "lamina --help lacks the volume noun"
 "$LAMINA" volume >/dev/null 2>&1
 lm_check "volume without a verb" 2 $?
-expect_fail "unknown verb" 2 "unknown verb 'volume frob'" "$LAMINA" volume frob
+lm_expect_fail "unknown verb" 2 "unknown verb 'volume frob'" "$LAMINA" volume frob
 
 # ---- create ----------------------------------------------------------------
 lm_mkkey "$T/ka"; lm_mkkey "$T/kother"; lm_mkpass "$T/pb" "beta passphrase"; lm_mkpass "$T/pbad" "wrong"
@@ -77,27 +64,27 @@ head -c 8 "$S/volumes/v1/lamina.vault" | grep -q LMVAULT || lm_fail "header magi
 
 # ---- failures: nothing left behind ---------------------------------------
 before=$(volumes)
-expect_fail "wrong tenant secret" 4 "wrong key file for tenant acme" \
+lm_expect_fail "wrong tenant secret" 4 "wrong key file for tenant acme" \
 	"$LAMINA" --store "$S" volume create bad --tenant acme --key-file "$T/kother"
-expect_fail "wrong passphrase" 4 "wrong passphrase for tenant beta" \
+lm_expect_fail "wrong passphrase" 4 "wrong passphrase for tenant beta" \
 	"$LAMINA" --store "$S" volume create bad --tenant beta --passphrase-file "$T/pbad"
-expect_fail "key file for a passphrase tenant" 4 "protected by a passphrase" \
+lm_expect_fail "key file for a passphrase tenant" 4 "protected by a passphrase" \
 	"$LAMINA" --store "$S" volume create bad --tenant beta --key-file "$T/ka"
-expect_fail "unknown tenant" 3 "no tenant nobody" \
+lm_expect_fail "unknown tenant" 3 "no tenant nobody" \
 	"$LAMINA" --store "$S" volume create bad --tenant nobody --key-file "$T/ka"
-expect_fail "no --tenant" 2 "needs --tenant" \
+lm_expect_fail "no --tenant" 2 "needs --tenant" \
 	"$LAMINA" --store "$S" volume create bad --key-file "$T/ka"
-expect_fail "bad cipher" 2 "unknown --cipher 'rot13'" \
+lm_expect_fail "bad cipher" 2 "unknown --cipher 'rot13'" \
 	"$LAMINA" --store "$S" volume create bad --tenant acme --key-file "$T/ka" --cipher rot13
-expect_fail "invalid volume name" 2 "invalid volume name" \
+lm_expect_fail "invalid volume name" 2 "invalid volume name" \
 	"$LAMINA" --store "$S" volume create ../x --tenant acme --key-file "$T/ka"
-expect_fail "existing volume" 1 "volume v1 already exists" \
+lm_expect_fail "existing volume" 1 "volume v1 already exists" \
 	"$LAMINA" --store "$S" volume create v1 --tenant acme --key-file "$T/ka"
-expect_fail "missing volume" 3 "no volume nope" "$LAMINA" --store "$S" volume inspect nope
-expect_fail "no secret and no terminal" 2 "no terminal" \
+lm_expect_fail "missing volume" 3 "no volume nope" "$LAMINA" --store "$S" volume inspect nope
+lm_expect_fail "no secret and no terminal" 2 "no terminal" \
 	setsid "$LAMINA" --store "$S" volume create bad --tenant beta
 L tenant shred gone --yes >/dev/null || lm_fail "shred gone"
-expect_fail "shredded tenant" 5 "tenant gone was shredded" \
+lm_expect_fail "shredded tenant" 5 "tenant gone was shredded" \
 	"$LAMINA" --store "$S" volume create bad --tenant gone --key-file "$T/kother"
 lm_check "no volume left behind by the failures" "$before" "$(volumes)"
 
@@ -155,22 +142,22 @@ grep -q "^upperdir=$S/volumes/v2,tenant=beta,store=$S,passfd=3,fsname=" "$T/fake
 lm_check "passphrase through descriptor 3" "beta passphrase" "$(cat "$T/fake.secret")"
 grep -q "beta passphrase" "$T/fake.env" "$T/fake.argv" && lm_fail "the passphrase is in argv or environment"
 rm -f "$T/fake.argv"
-expect_fail "mount with a wrong secret" 4 "wrong key file for tenant acme" \
+lm_expect_fail "mount with a wrong secret" 4 "wrong key file for tenant acme" \
 	lmount v1 "$T/mnt" --key-file "$T/kother"
 [ -e "$T/fake.argv" ] && lm_fail "laminafs ran with a wrong secret"
-expect_fail "mount: -o sets what lamina sets" 2 "lamina sets tenant= itself" \
+lm_expect_fail "mount: -o sets what lamina sets" 2 "lamina sets tenant= itself" \
 	lmount v1 "$T/mnt" --key-file "$T/ka" -o ro,tenant=beta
-expect_fail "mount: no mount point" 3 "create the directory first" \
+lm_expect_fail "mount: no mount point" 3 "create the directory first" \
 	lmount v1 "$T/nomnt" --key-file "$T/ka"
-FAKE_RC=3 expect_fail "laminafs fails" 1 "laminafs could not mount volume v1 \(exit status 3\)" \
+FAKE_RC=3 lm_expect_fail "laminafs fails" 1 "laminafs could not mount volume v1 \(exit status 3\)" \
 	lmount v1 "$T/mnt" --key-file "$T/ka"
-expect_fail "umount of a volume not mounted" 1 "volume v1 is not mounted" \
+lm_expect_fail "umount of a volume not mounted" 1 "volume v1 is not mounted" \
 	"$LAMINA" --store "$S" volume umount v1
-expect_fail "umount of something else" 1 "is not a lamina mount" \
+lm_expect_fail "umount of something else" 1 "is not a lamina mount" \
 	"$LAMINA" --store "$S" volume umount "$T/mnt"
 
 # ---- rm --------------------------------------------------------------------
-expect_fail "rm without --force and no terminal" 2 "pass --force" \
+lm_expect_fail "rm without --force and no terminal" 2 "pass --force" \
 	"$LAMINA" --store "$S" volume rm v2
 [ -d "$S/volumes/v2" ] || lm_fail "rm without --force removed the volume"
 L volume rm v2 --force >"$T/out" 2>&1 || lm_fail "rm v2: $(cat "$T/out")"
@@ -182,7 +169,7 @@ ops = [(r["op"], r.get("object")) for r in json.load(sys.stdin)]
 assert ("volume.rm", "volume v2") in ops, ops
 assert sum(1 for o in ops if o[0] == "vault.create") >= 2, ops
 ' || lm_fail "audit records of create and rm"
-expect_fail "rm of a missing volume" 3 "no volume v2" "$LAMINA" --store "$S" volume rm v2 --force
+lm_expect_fail "rm of a missing volume" 3 "no volume v2" "$LAMINA" --store "$S" volume rm v2 --force
 L audit verify >/dev/null 2>&1 || lm_fail "audit verify after the volume commands"
 
 lm_finish
