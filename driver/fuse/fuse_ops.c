@@ -67,6 +67,10 @@ static void lm_op_init(void *userdata, struct fuse_conn_info *conn)
 
 	conn->max_write = MAX_WRITE;
 	conn->max_readahead = MAX_WRITE;
+	/* The kernel keeps the smaller of this and the device's read-ahead,
+	 * which laminafs set before INIT (laminafs.c). */
+	if (fs->readahead_kb > MAX_WRITE / 1024)
+		conn->max_readahead = fs->readahead_kb * 1024u;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)

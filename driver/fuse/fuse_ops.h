@@ -19,6 +19,7 @@ struct lm_fs {
 	struct lm_ovl *ovl;   /* owned by main */
 	double timeout;       /* entry, attribute and negative-entry timeout */
 	bool writeback;       /* kernel writeback cache requested */
+	unsigned readahead_kb; /* kernel read-ahead asked for; 0: the default */
 	struct lm_fuse_uring *uring; /* io_uring transport or NULL; owned by main */
 
 	/* Readdirplus policy (see do_readdir): how many more directories to

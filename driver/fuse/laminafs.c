@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,20 @@ static void clean_workdir(const char *workdir)
 /* Opens the layers named by O into CFG (lowers array owned by caller; *vm
  * set for a vault upper, freed by the caller after the layers). Returns 0
  * or -errno after one line on stderr. */
+/* The kernel's read-ahead on a mount with sealed layers: with 128 KiB (the
+ * default) a cold sequential read of a sealed layer ran at 260-400 MB/s
+ * here, with 4 MiB at 670-770 MB/s (io=uring reading the chunks of a
+ * request at once). */
+#define SEALED_READAHEAD_KB 4096u
+
+static bool has_sealed(const struct lm_mount_opts *o)
+{
+	for (size_t i = 0; i < o->nlower; i++)
+		if (lm_opts_is_sealed(o->lowerdirs[i]))
+			return true;
+	return false;
+}
+
 /* True when lowerdir item @item names a layer of the store by digest. */
 static bool sealed_by_digest(const char *item)
 {
@@ -206,6 +221,35 @@ static unsigned default_threads(void)
 	return n < 2 ? 2 : n > 16 ? 16 : (unsigned)n;
 }
 
+/* Sets the kernel's read-ahead of the mount at @mnt to @kb KiB through
+ * its device's sysfs entry (found in mountinfo: stat would wait for INIT).
+ * Root only; elsewhere the kernel's default stays, silently. */
+static void set_readahead(const char *mnt, unsigned kb)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], dev[64] = "", path[128];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char d[64], m[PATH_MAX];
+
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": the last match is
+		 * the mount just made. */
+		if (sscanf(line, "%*s %*s %63s %*s %4095s", d, m) == 2 && strcmp(m, mnt) == 0)
+			snprintf(dev, sizeof(dev), "%s", d);
+	}
+	fclose(f);
+	if (!dev[0])
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	f = fopen(path, "we");
+	if (f) {
+		fprintf(f, "%u\n", kb);
+		fclose(f);
+	}
+}
+
 static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 {
 	char *fopts = NULL;
@@ -244,6 +288,10 @@ static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 		fprintf(stderr, "laminafs: cannot mount on '%s'\n", o->mountpoint);
 		goto out_signals;
 	}
+	/* Before INIT: the kernel keeps the smaller of the device's
+	 * read-ahead and the one INIT asks for (fs->readahead_kb). */
+	if (fs->readahead_kb)
+		set_readahead(mnt, fs->readahead_kb);
 	/* Before the daemon forks and INIT arrives: the transport is
 	 * chosen in the INIT reply. */
 	if (lm_fuse_uring_new(se, o->uring && lm_fuse_uring_offered() ? URING_THREADS : 0,
@@ -325,6 +373,9 @@ int main(int argc, char **argv)
 	} else {
 		fs.timeout = o.timeout;
 		fs.writeback = o.writeback;
+		/* Sealed layers read best in large batches of chunks. */
+		fs.readahead_kb = o.readahead_kb >= 0 ? (unsigned)o.readahead_kb :
+				  has_sealed(&o) ? SEALED_READAHEAD_KB : 0;
 		rc = serve(&fs, &o);
 		lm_ovl_free(fs.ovl);
 	}

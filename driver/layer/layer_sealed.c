@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +20,12 @@
 #include "io/io.h"
 #include "layer/layer.h"
 
-/* Chunks read ahead of a sequential reader, in one batch with the ones it
- * asked for: enough to keep the disk busy, bounded by the io batch. */
-#define RA_BYTES (1u << 20)
+/* Sequential reads are read ahead by the kernel (laminafs raises its
+ * read-ahead on mounts with sealed layers), in requests of up to 1 MiB whose
+ * chunks are read in one batch. A read-ahead of the following chunks in the
+ * same batch was measured here and dropped: the threads serving the
+ * kernel's own read-ahead fetched those chunks again, and a cold sequential
+ * read went from 645 to 418 MB/s. */
 
 struct sealed_layer {
 	struct lm_layer base;
@@ -35,7 +37,6 @@ struct sealed_layer {
 	bool own_cache;
 	uint64_t owner;                  /* our key space in the cache */
 	unsigned shift;
-	uint32_t ra_chunks;
 	lm_vault_report_fn report;
 	void *report_ctx;
 	char hex[LM_SEALED_DIGEST_HEX + 1];
@@ -48,7 +49,6 @@ struct sealed_file {
 	struct sealed_layer *sl;
 	uint32_t ino;
 	struct lm_sealed_ino in;
-	_Atomic uint64_t next_off;       /* where a sequential reader goes next */
 };
 
 /* ---- per-thread buffers for stored chunk bytes ---- */
@@ -347,7 +347,6 @@ struct want {
 	const struct lm_cache_ent *ent;  /* held, or NULL */
 	int miss;                        /* index in the io batch, or -1 */
 	int leader;                      /* the earlier want of the same chunk, or -1 */
-	bool ahead;                      /* read ahead, not asked for */
 };
 
 static void report(struct sealed_layer *sl, uint32_t ref, int err)
@@ -363,8 +362,7 @@ static void report(struct sealed_layer *sl, uint32_t ref, int err)
 
 /* Reads the @nmiss stored chunks of @w marked missing in one batch, opens
  * them and puts them in the cache. Returns 0, or the error of the first
- * chunk asked for that failed (-EIO when it does not verify); a chunk read
- * ahead that fails is left out silently (a later read reports it). */
+ * chunk that failed (-EIO when it does not verify). */
 static int fetch(struct sealed_layer *sl, struct want *w, unsigned nw, unsigned nmiss)
 {
 	struct lm_io_req reqs[LM_IO_BATCH_MAX];
@@ -405,22 +403,21 @@ static int fetch(struct sealed_layer *sl, struct want *w, unsigned nw, unsigned 
 				w[i].ent = lm_cache_insert(sl->cache, sl->owner, w[i].ref, e);
 			} else if (e) {
 				lm_cache_put(sl->cache, e);
-				if (!w[i].ahead)
-					report(sl, w[i].ref, crc);
+				report(sl, w[i].ref, crc);
 				crc = -EIO;
 			}
 		} else if (crc != -ENOMEM) {
 			crc = -EIO;
 		}
-		if (crc && !w[i].ahead && rc == 0)
+		if (crc && rc == 0)
 			rc = crc;
 	}
 	return rc;
 }
 
 /* Reads [off, off + len) of the file: len > 0, within the size, spanning
- * at most LM_IO_BATCH_MAX / 2 chunks; @seq adds read-ahead. */
-static ssize_t read_span(struct sealed_file *sf, char *out, size_t len, uint64_t off, bool seq)
+ * at most LM_IO_BATCH_MAX chunks. */
+static ssize_t read_span(struct sealed_file *sf, char *out, size_t len, uint64_t off)
 {
 	struct sealed_layer *sl = sf->sl;
 	uint64_t csize = 1ull << sl->shift;
@@ -428,20 +425,12 @@ static ssize_t read_span(struct sealed_file *sf, char *out, size_t len, uint64_t
 	uint32_t last = (uint32_t)((off + len - 1) >> sl->shift);
 	struct want w[LM_IO_BATCH_MAX];
 	unsigned nw = 0, nmiss = 0;
-	uint32_t end = last + 1;
 	size_t done = 0;
 	int rc = 0;
 
-	if (seq) {
-		end = last + 1 + sl->ra_chunks;
-		if (end > sf->in.count)
-			end = sf->in.count;
-		if (end - first > LM_IO_BATCH_MAX)
-			end = first + LM_IO_BATCH_MAX;
-	}
-	for (uint32_t n = first; n < end; n++) {
+	for (uint32_t n = first; n <= last; n++) {
 		struct want x = { .n = n, .ref = lm_sealed_meta_ref(sl->meta, sf->ino, n),
-				  .miss = -1, .leader = -1, .ahead = n > last };
+				  .miss = -1, .leader = -1 };
 
 		if (x.ref != LM_SEALED_HOLE) {
 			/* A chunk met earlier in this read (a file repeating
@@ -455,12 +444,6 @@ static ssize_t read_span(struct sealed_file *sf, char *out, size_t len, uint64_t
 					x.miss = (int)nmiss++;
 			}
 		}
-		/* Read ahead only what is missing. */
-		if (x.ahead && x.miss < 0) {
-			if (x.ent)
-				lm_cache_put(sl->cache, x.ent);
-			continue;
-		}
 		w[nw++] = x;
 	}
 	if (nmiss)
@@ -471,8 +454,6 @@ static ssize_t read_span(struct sealed_file *sf, char *out, size_t len, uint64_t
 		size_t take = (size_t)csize - from;
 		const struct lm_cache_ent *e = w[i].leader >= 0 ? w[w[i].leader].ent : w[i].ent;
 
-		if (w[i].ahead)
-			continue;
 		if (take > len - done)
 			take = len - done;
 		if (w[i].ref == LM_SEALED_HOLE)
@@ -492,7 +473,6 @@ static ssize_t sealed_pread(struct lm_file *f, void *buf, size_t len, off_t off)
 	struct sealed_file *sf = (struct sealed_file *)f;
 	struct sealed_layer *sl = sf->sl;
 	uint64_t size = sf->in.size, pos = (uint64_t)off;
-	bool seq;
 	size_t done = 0;
 
 	if (off < 0)
@@ -501,20 +481,18 @@ static ssize_t sealed_pread(struct lm_file *f, void *buf, size_t len, off_t off)
 		return 0;
 	if (len > size - pos)
 		len = (size_t)(size - pos);
-	seq = atomic_load_explicit(&sf->next_off, memory_order_relaxed) == pos;
 	while (done < len) {
-		/* Up to half a batch asked for, ending on a chunk boundary;
-		 * the other half is for read-ahead. */
+		/* At most a batch of chunks at once, ending on a chunk
+		 * boundary (a request spans 16 chunks of 64 KiB at most). */
 		uint64_t at = pos + done;
-		uint64_t lim = (((at >> sl->shift) + LM_IO_BATCH_MAX / 2) << sl->shift) - at;
+		uint64_t lim = (((at >> sl->shift) + LM_IO_BATCH_MAX) << sl->shift) - at;
 		size_t n = len - done < lim ? len - done : (size_t)lim;
-		ssize_t r = read_span(sf, (char *)buf + done, n, at, seq);
+		ssize_t r = read_span(sf, (char *)buf + done, n, at);
 
 		if (r < 0)
 			return r;
 		done += (size_t)r;
 	}
-	atomic_store_explicit(&sf->next_off, pos + done, memory_order_relaxed);
 	return (ssize_t)done;
 }
 
@@ -614,7 +592,6 @@ static int sealed_open(struct lm_layer *l, const char *path, int flags, mode_t m
 	sf->sl = sl;
 	sf->ino = ino;
 	sf->in = in;
-	atomic_init(&sf->next_off, 0);
 	*out = &sf->base;
 	return 0;
 }
@@ -765,7 +742,6 @@ int lm_layer_sealed_open(const struct lm_sealed_cfg *cfg, struct lm_layer **out,
 	}
 	sl->owner = lm_cache_owner_new();
 	sl->shift = sl->sb.chunk_shift;
-	sl->ra_chunks = (RA_BYTES >> sl->shift) ? (RA_BYTES >> sl->shift) : 1;
 	sl->report = cfg->report;
 	sl->report_ctx = cfg->report_ctx;
 	sl->base.ops = &sealed_ops;

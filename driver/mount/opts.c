@@ -533,6 +533,20 @@ static int set_io(struct lm_mount_opts *o, const char *key,
 	return -EINVAL;
 }
 
+/* readahead=KIB */
+static int set_readahead(struct lm_mount_opts *o, const char *key,
+			 const char *val, FILE *warn)
+{
+	unsigned long v;
+
+	if (opts_parse_ulong(val, 1u << 20, &v) < 0) {
+		opts_say(warn, "invalid %s='%s' (expected KiB, 0..1048576)", key, val);
+		return -EINVAL;
+	}
+	o->readahead_kb = (long)v;
+	return 0;
+}
+
 static int set_odirect(struct lm_mount_opts *o, const char *key,
 		       const char *val, FILE *warn)
 {
@@ -618,6 +632,7 @@ static const struct lm_optdef lm_optdefs[] = {
 	{ "cache_size", LM_ARG_REQ, false, set_cache_size },
 	{ "io", LM_ARG_REQ, false, set_io },
 	{ "odirect", LM_ARG_OPT, false, set_odirect },
+	{ "readahead", LM_ARG_REQ, false, set_readahead },
 	{ "debug", LM_ARG_NONE, false, set_debug },
 	{ "ro", LM_ARG_NONE, false, set_ro },
 	{ "rw", LM_ARG_NONE, false, set_ro },
@@ -775,6 +790,7 @@ static void opts_defaults(struct lm_mount_opts *o)
 	o->timeout = LM_DEFAULT_TIMEOUT;
 	o->keyfd = -1;
 	o->cache_size = LM_CACHE_DEFAULT;
+	o->readahead_kb = -1;
 	o->passfd = -1;
 }
 
@@ -954,6 +970,8 @@ static const char lm_usage_text[] =
 "                           LAMINA_IO sets the same)\n"
 "  odirect[=0|1]            read layer files with O_DIRECT so the host does\n"
 "                           not cache them beside the daemon's cache\n"
+"  readahead=KIB            the kernel's read-ahead on the mount (root only;\n"
+"                           default 4096 with sealed layers, else the kernel's)\n"
 "\n"
 "Passed to FUSE and the kernel:\n"
 "  allow_other              let other users access the mount\n"

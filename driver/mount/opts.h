@@ -54,6 +54,7 @@ struct lm_mount_opts {
 	size_t cache_size;      /* bytes of opened chunks kept; default LM_CACHE_DEFAULT */
 	char *io;               /* owned: "auto", "uring", "shared", "pread"; NULL: auto */
 	bool odirect;           /* read layer files with O_DIRECT */
+	long readahead_kb;      /* kernel read-ahead of the mount, KiB; -1: default */
 	char *fuse_opts;        /* options for libfuse/kernel, comma separated; owned, may be NULL */
 };
 

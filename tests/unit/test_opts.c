@@ -718,6 +718,7 @@ static void test_sealed(void)
 	CHECK_EQ(r.o.cache_size, LM_CACHE_DEFAULT);
 	CHECK(!r.o.odirect);
 	CHECK(r.o.io == NULL);
+	CHECK_EQ(r.o.readahead_kb, -1);
 	done(&r);
 
 	/* Encrypted sealed layers need the tenant without an upper. */
@@ -735,6 +736,11 @@ static void test_sealed(void)
 		     "laminafs: invalid cache_size='-1' (expected bytes, with K, M or G)\n");
 	expect_error("lowerdir=sealed:x,cache_size=99999999999G",
 		     "laminafs: invalid cache_size='99999999999G' (expected bytes, with K, M or G)\n");
+	run_ok(&r, "lowerdir=sealed:abcd,readahead=8192");
+	CHECK_EQ(r.o.readahead_kb, 8192);
+	done(&r);
+	expect_error("lowerdir=sealed:x,readahead=-3",
+		     "laminafs: invalid readahead='-3' (expected KiB, 0..1048576)\n");
 	expect_error("lowerdir=sealed:x,io=aio",
 		     "laminafs: invalid io='aio' (expected auto, uring, shared or pread)\n");
 	expect_error("lowerdir=/a,tenant=t,keyfile=/k",
