@@ -125,6 +125,7 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp/lamina-sealed-bench}
 BENCH_FS=${BENCH_FS:-image}
 BENCH_IMG=${BENCH_IMG:-/var/tmp/lamina-sealed-bench.img}
 BENCH_IMG_SIZE=24G
+BENCH_LOOP_DIO=1 # cold random reads must reach the disk (see lib.sh)
 
 declare -A want_peer=() want_group=()
 if [[ -n $ONLY ]]; then
@@ -312,6 +313,7 @@ need find findutils
 need cmp diffutils
 need awk gawk
 need dd coreutils
+[[ $BENCH_FS == image ]] && need losetup mount
 FUSE_OVERLAYFS=${FUSE_OVERLAYFS:-$(command -v fuse-overlayfs || true)}
 SQUASHFUSE=${SQUASHFUSE:-$(command -v squashfuse || true)}
 MKSQUASHFS=${MKSQUASHFS:-$(command -v mksquashfs || true)}
