@@ -142,5 +142,6 @@ int lm_cli_dispatch(struct lm_cli *c, int argc, char **argv, const char *noun,
 int lm_cmd_tenant(struct lm_cli *c, int argc, char **argv);
 int lm_cmd_volume(struct lm_cli *c, int argc, char **argv);
 int lm_cmd_audit(struct lm_cli *c, int argc, char **argv);
+int lm_cmd_layer(struct lm_cli *c, int argc, char **argv);
 
 #endif

@@ -1,6 +1,7 @@
 /* lamina: the admin CLI. `lamina [GLOBAL OPTIONS] NOUN VERB [OPTIONS]`;
  * one file per noun (tenant.c, audit.c, volume.c with its mounting in
- * volume_mount.c), shared helpers in cli.c. */
+ * volume_mount.c, layer.c with its inspect, verify and export beside it),
+ * shared helpers in cli.c. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -12,7 +13,7 @@ static void usage(FILE *f)
 {
 	fputs("Usage: lamina [--store DIR] [--json] COMMAND VERB [OPTIONS]\n"
 	      "\n"
-	      "Manage lamina's tenants, keys, volumes and audit log.\n"
+	      "Manage lamina's tenants, keys, volumes, image layers and audit log.\n"
 	      "\n"
 	      "Commands:\n"
 	      "  tenant create NAME     create a tenant and its first key version\n"
@@ -26,6 +27,12 @@ static void usage(FILE *f)
 	      "  volume rm NAME         remove a volume and its data\n"
 	      "  volume mount NAME DIR  mount a volume with laminafs\n"
 	      "  volume umount DIR|NAME unmount a volume\n"
+	      "  layer import SOURCE    import an OCI layer tarball or directory as a sealed layer\n"
+	      "  layer ls               list the layers of the store\n"
+	      "  layer inspect DIGEST   show a layer's superblock, chunks and key slot file\n"
+	      "  layer verify DIGEST    check every byte of a layer (and its boxes, with the key)\n"
+	      "  layer export DIGEST    write a layer back as an OCI layer tarball\n"
+	      "  layer rm DIGEST        remove a layer and its key slot file\n"
 	      "  audit show             print the audit log\n"
 	      "  audit verify           check the audit log's chain and MACs\n"
 	      "\n"
@@ -47,7 +54,8 @@ static void usage(FILE *f)
 	      "  3  no such store, tenant, volume or object\n"
 	      "  4  key rejected: wrong passphrase or key file, or another tenant's object\n"
 	      "  5  the tenant was shredded\n"
-	      "  6  integrity failure: damaged or tampered keystore, key slots or audit log\n",
+	      "  6  integrity failure: damaged or tampered keystore, key slots, audit log or\n"
+	      "     layer\n",
 	      f);
 }
 
@@ -100,6 +108,8 @@ int main(int argc, char **argv)
 		return lm_cmd_audit(&c, argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "volume"))
 		return lm_cmd_volume(&c, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "layer"))
+		return lm_cmd_layer(&c, argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "help")) {
 		usage(stdout);
 		return 0;

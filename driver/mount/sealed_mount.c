@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "crypt.h"
+#include "kdf.h"
 #include "keystore.h"
 #include "sealed.h"
 #include "sealed_store.h"

@@ -1,0 +1,324 @@
+/* Sealed layers in a store (see sealed_store.h). */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "kdf.h"
+#include "sealed_store.h"
+#include "slotfile.h"
+
+/* ---- names ------------------------------------------------------------ */
+
+struct resolve_ctx {
+	char prefix[LM_SEALED_DIGEST_HEX + 1];
+	size_t len;
+	size_t found;
+	char first[LM_SEALED_DIGEST_HEX + 1];
+	char second[LM_SEALED_DIGEST_HEX + 1];
+};
+
+static int resolve_one(int dirfd, const struct dirent *de, void *arg)
+{
+	struct resolve_ctx *r = arg;
+
+	(void)dirfd;
+	if (!lm_sealed_digest_valid(de->d_name) || strncmp(de->d_name, r->prefix, r->len))
+		return 0;
+	/* A valid digest is exactly LM_SEALED_DIGEST_HEX digits. */
+	if (r->found++ == 0)
+		memcpy(r->first, de->d_name, sizeof(r->first));
+	else if (r->found == 2)
+		memcpy(r->second, de->d_name, sizeof(r->second));
+	return 0;
+}
+
+int lm_sealed_resolve(struct lm_store *st, const char *prefix, char *hex,
+		      struct lm_err *err)
+{
+	struct resolve_ctx r = { .len = strlen(prefix) };
+	int rc;
+
+	if (r.len < LM_SEALED_PREFIX_MIN || r.len > LM_SEALED_DIGEST_HEX)
+		return lm_errf(err, -EINVAL,
+			       "'%.80s' is not a layer digest: give %u to %u hex digits (see lamina layer ls)",
+			       prefix, LM_SEALED_PREFIX_MIN, LM_SEALED_DIGEST_HEX);
+	for (size_t i = 0; i < r.len; i++) {
+		if (!isxdigit((unsigned char)prefix[i]))
+			return lm_errf(err, -EINVAL,
+				       "'%.80s' is not a layer digest: only hex digits (see lamina layer ls)",
+				       prefix);
+		r.prefix[i] = (char)tolower((unsigned char)prefix[i]);
+	}
+	rc = lm_store_foreach_entry(st, LM_SEALED_STORE_DIR, resolve_one, &r);
+	if (rc)
+		return lm_errf(err, rc, "cannot read %s/%s: %s", st->path,
+			       LM_SEALED_STORE_DIR, strerror(-rc));
+	if (r.found == 0)
+		return lm_errf(err, -ENOENT, "no layer %s in store %s (see lamina layer ls)",
+			       r.prefix, st->path);
+	if (r.found > 1)
+		return lm_errf(err, -EINVAL,
+			       "layer prefix %s is ambiguous: %zu layers match (%.12s..., %.12s...): give more digits",
+			       r.prefix, r.found, r.first, r.second);
+	memcpy(hex, r.first, LM_SEALED_DIGEST_HEX + 1);
+	return 0;
+}
+
+int lm_sealed_path(struct lm_store *st, const char *hex, char *path, size_t size)
+{
+	int n;
+
+	if (!lm_sealed_digest_valid(hex))
+		return -EINVAL;
+	n = snprintf(path, size, "%s/%s/%s", st->path, LM_SEALED_STORE_DIR, hex);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+int lm_sealed_file_pread(const struct lm_sealed_file *f, void *buf, size_t len,
+			 uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(f->fd, (char *)buf + done, len - done,
+				  (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EUCLEAN;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int lm_sealed_file_open(struct lm_store *st, const char *hex, bool any_name,
+			struct lm_sealed_file *f, struct lm_err *err)
+{
+	unsigned char buf[LM_SEALED_SB];
+	char got[LM_SEALED_DIGEST_HEX + 1];
+	struct stat sb;
+	int dfd, rc;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	if (!lm_sealed_digest_valid(hex))
+		return lm_errf(err, -EINVAL, "'%.80s' is not a layer digest", hex);
+	memcpy(f->hex, hex, sizeof(f->hex));
+	dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, false);
+	if (dfd < 0)
+		return lm_errf(err, dfd == -ENOTDIR ? -ENOENT : dfd,
+			       "no layer %s in store %s (see lamina layer ls)", hex, st->path);
+	f->fd = openat(dfd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	rc = f->fd < 0 ? -errno : 0;
+	close(dfd);
+	if (rc == -ENOENT || rc == -ELOOP)
+		return lm_errf(err, -ENOENT, "no layer %s in store %s (see lamina layer ls)",
+			       hex, st->path);
+	if (rc)
+		return lm_errf(err, rc, "cannot open layer %s: %s", hex, strerror(-rc));
+	if (fstat(f->fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		rc = lm_errf(err, -EUCLEAN, "layer %s is not a regular file", hex);
+		goto out_close;
+	}
+	f->size = (uint64_t)sb.st_size;
+	rc = f->size < LM_SEALED_SB ? -EUCLEAN : lm_sealed_file_pread(f, buf, sizeof(buf), 0);
+	if (rc == 0)
+		rc = lm_sealed_sb_decode(buf, sizeof(buf), f->size, &f->sb);
+	if (rc) {
+		if (rc == -EPROTONOSUPPORT)
+			lm_errf(err, rc, "layer %s has a format this lamina does not read: upgrade lamina",
+				hex);
+		else
+			lm_errf(err, rc, "layer %s: its superblock is damaged (%s): remove it and import it again",
+				hex, strerror(-rc));
+		goto out_close;
+	}
+	lm_sealed_digest_hex(&f->sb, got);
+	f->name_ok = !strcmp(got, hex);
+	if (!f->name_ok && !any_name) {
+		rc = lm_errf(err, -EBADMSG,
+			     "layer %s: its superblock's digest is %s, not its name: the file was changed or renamed (run lamina layer verify)",
+			     hex, got);
+		goto out_close;
+	}
+	return 0;
+out_close:
+	lm_sealed_file_close(f);
+	return rc;
+}
+
+void lm_sealed_file_close(struct lm_sealed_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
+int lm_sealed_file_sections(const struct lm_sealed_file *f, unsigned char **index,
+			    unsigned char **meta, struct lm_err *err)
+{
+	const struct lm_sealed_sb *sb = &f->sb;
+	int rc;
+
+	*index = NULL;
+	*meta = NULL;
+	/* The decoder checked that both sections lie inside the file. */
+	if (sb->meta_len > LM_SEALED_META_MAX)
+		return lm_errf(err, -EUCLEAN, "layer %s: metadata too large", f->hex);
+	*index = malloc(sb->index_len ? sb->index_len : 1);
+	*meta = malloc(sb->meta_len ? sb->meta_len : 1);
+	if (!*index || !*meta) {
+		rc = lm_errf(err, -ENOMEM, "layer %s: out of memory", f->hex);
+		goto out_free;
+	}
+	rc = lm_sealed_file_pread(f, *index, sb->index_len, sb->index_off);
+	if (rc == 0)
+		rc = lm_sealed_file_pread(f, *meta, sb->meta_len, sb->meta_off);
+	if (rc == 0)
+		return 0;
+	lm_errf(err, rc, "layer %s: cannot read: %s", f->hex, strerror(-rc));
+out_free:
+	free(*index);
+	free(*meta);
+	*index = NULL;
+	*meta = NULL;
+	return rc;
+}
+
+int lm_sealed_file_meta(const struct lm_sealed_file *f, const struct lm_sealed_keys *keys,
+			struct lm_sealed_meta **out, struct lm_err *err)
+{
+	unsigned char *index, *meta;
+	int rc;
+
+	*out = NULL;
+	if (lm_sealed_encrypted(&f->sb) && !keys)
+		return lm_errf(err, -ENOKEY, "layer %s is encrypted for tenant %s: its key is needed",
+			       f->hex, f->sb.tenant);
+	rc = lm_sealed_file_sections(f, &index, &meta, err);
+	if (rc)
+		return rc;
+	rc = lm_sealed_meta_open(&f->sb, keys, meta, index, out);
+	if (rc)
+		lm_errf(err, rc, "layer %s: its %s does not verify (%s): the file is damaged or was changed",
+			f->hex, rc == -EBADMSG ? "metadata or index" : "metadata",
+			strerror(-rc));
+	free(index);
+	free(meta);
+	return rc;
+}
+
+int lm_sealed_file_keys(struct lm_store *st, const struct lm_sealed_file *f,
+			const struct lm_tenant *t, struct lm_sealed_keys **out,
+			struct lm_err *err)
+{
+	char name[LM_SEALED_SLOT_NAME_MAX];
+	unsigned char *dek;
+	int rc;
+
+	*out = NULL;
+	if (!lm_sealed_encrypted(&f->sb))
+		return lm_errf(err, -EINVAL, "layer %s is not encrypted", f->hex);
+	if (strcmp(f->sb.tenant, lm_tenant_name(t)))
+		return lm_errf(err, -EKEYREJECTED,
+			       "layer %s belongs to tenant %s, not %s: use that tenant's secret",
+			       f->hex, f->sb.tenant, lm_tenant_name(t));
+	dek = lm_secret_alloc(LM_KEY_BYTES);
+	if (!dek)
+		return lm_errf(err, -ENOMEM, "cannot allocate secret memory");
+	lm_sealed_slot_name(f->sb.layer_id, name);
+	rc = lm_slotfile_open(st, name, t, dek, err);
+	if (rc == -ENOENT)
+		lm_errf(err, rc, "layer %s: its key slot file %s/%s/%s%s is missing: the layer cannot be read",
+			f->hex, st->path, LM_SLOTFILE_DIR, name, LM_SLOTFILE_SUFFIX);
+	if (rc == 0) {
+		rc = lm_sealed_keys_new(&f->sb, dek, out);
+		if (rc == -EKEYREJECTED)
+			lm_errf(err, rc, "layer %s: its superblock's MAC does not verify with its key: the file was changed",
+				f->hex);
+		else if (rc)
+			lm_errf(err, rc, "layer %s: cannot load its key: %s", f->hex,
+				strerror(-rc));
+	}
+	lm_secret_free(dek);
+	return rc;
+}
+
+/* ---- removal ---------------------------------------------------------- */
+
+/* Overwrites and removes objects/@name.slots; a missing one is fine. */
+static int remove_slot(struct lm_store *st, const char *name, struct lm_err *err)
+{
+	char file[LM_SEALED_SLOT_NAME_MAX + sizeof(LM_SLOTFILE_SUFFIX)];
+	int dfd = lm_store_dir(st, LM_SLOTFILE_DIR, false), fd, rc = 0;
+
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return lm_errf(err, dfd, "cannot open %s/%s: %s", st->path,
+			       LM_SLOTFILE_DIR, strerror(-dfd));
+	snprintf(file, sizeof(file), "%s%s", name, LM_SLOTFILE_SUFFIX);
+	fd = openat(dfd, file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		lm_file_scrub(fd);
+		close(fd);
+	}
+	if (unlinkat(dfd, file, 0) < 0 && errno != ENOENT)
+		rc = lm_errf(err, -errno, "cannot remove %s/%s/%s: %s", st->path,
+			     LM_SLOTFILE_DIR, file, strerror(errno));
+	else
+		lm_fsync_dir(dfd);
+	close(dfd);
+	return rc;
+}
+
+int lm_sealed_remove(struct lm_store *st, const char *hex, struct lm_err *err)
+{
+	struct lm_sealed_file f;
+	char name[LM_SEALED_SLOT_NAME_MAX];
+	int dfd, rc = lm_sealed_file_open(st, hex, true, &f, NULL);
+	bool encrypted = rc == 0 && lm_sealed_encrypted(&f.sb);
+
+	if (rc == -ENOENT)
+		return lm_errf(err, rc, "no layer %s in store %s (see lamina layer ls)", hex,
+			       st->path);
+	/* A damaged superblock does not stop a removal; its slot file, if
+	 * any, can no longer be named and stays for lamina tenant show. */
+	if (encrypted)
+		lm_sealed_slot_name(f.sb.layer_id, name);
+	if (rc == 0)
+		lm_sealed_file_close(&f);
+	rc = lm_store_lock(st, err);
+	if (rc)
+		return rc;
+	if (encrypted)
+		rc = remove_slot(st, name, err);
+	if (rc)
+		goto out_unlock;
+	dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, false);
+	if (dfd < 0) {
+		rc = lm_errf(err, dfd, "cannot open %s/%s: %s", st->path,
+			     LM_SEALED_STORE_DIR, strerror(-dfd));
+		goto out_unlock;
+	}
+	if (unlinkat(dfd, hex, 0) < 0)
+		rc = lm_errf(err, -errno, "cannot remove layer %s: %s", hex, strerror(errno));
+	else
+		lm_fsync_dir(dfd);
+	close(dfd);
+out_unlock:
+	lm_store_unlock(st);
+	return rc;
+}

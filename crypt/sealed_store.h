@@ -1,0 +1,86 @@
+/* Sealed layers in a store: the files layers/<digest> (sealed.h), found by
+ * their digest or a unique prefix of it, opened with their superblock
+ * checked, given their keys from the slot file objects/layer-<id>.slots,
+ * and removed with that slot file. Shared by the lamina CLI and laminafs.
+ */
+#ifndef LM_SEALED_STORE_H
+#define LM_SEALED_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypt.h"
+#include "keystore.h"
+#include "sealed.h"
+#include "store.h"
+
+/* The shortest digest prefix a user may give. */
+#define LM_SEALED_PREFIX_MIN 4u
+
+/* Finds the layer of the store whose digest starts with @prefix (4 to 64
+ * lower- or upper-case hex digits) and puts its full digest in @hex
+ * (LM_SEALED_DIGEST_HEX + 1 bytes). Returns 0, -EINVAL for a prefix that
+ * is not hex or too short, or that more than one layer matches (the
+ * message names two of them), -ENOENT when none does; @err says which. */
+int lm_sealed_resolve(struct lm_store *st, const char *prefix, char *hex,
+		      struct lm_err *err);
+
+/* The path of layer @hex in @st ("<store>/layers/<hex>") into @path.
+ * Returns 0, -EINVAL for a @hex that is not a digest, -ENAMETOOLONG. */
+int lm_sealed_path(struct lm_store *st, const char *hex, char *path, size_t size);
+
+/* An open layer file: its descriptor and its decoded superblock. */
+struct lm_sealed_file {
+	int fd;                                 /* owned: lm_sealed_file_close */
+	char hex[LM_SEALED_DIGEST_HEX + 1];     /* the file's name */
+	uint64_t size;                          /* of the file, at open */
+	bool name_ok;                           /* the superblock's digest is hex */
+	struct lm_sealed_sb sb;
+};
+
+/* Opens layers/@hex of @st read-only and decodes its superblock.
+ * With @any_name a layer whose digest is not its name still opens
+ * (f->name_ok false: `lamina layer verify` reports it); without, that is
+ * -EBADMSG. Returns 0, -ENOENT, -EUCLEAN (a damaged superblock),
+ * -EPROTONOSUPPORT, -EBADMSG or -errno, with @err naming the layer. */
+int lm_sealed_file_open(struct lm_store *st, const char *hex, bool any_name,
+			struct lm_sealed_file *f, struct lm_err *err);
+void lm_sealed_file_close(struct lm_sealed_file *f);
+
+/* Reads @len bytes at @off of the layer into @buf; a short file is
+ * -EUCLEAN. Returns 0 or -errno. */
+int lm_sealed_file_pread(const struct lm_sealed_file *f, void *buf, size_t len,
+			 uint64_t off);
+
+/* Reads the index and the stored metadata of @f into new buffers
+ * (*index: sb.index_len bytes, *meta: sb.meta_len bytes; the caller frees
+ * both with free()). Bounds come from the decoded superblock, so a
+ * hostile file never makes either larger than the file. */
+int lm_sealed_file_sections(const struct lm_sealed_file *f, unsigned char **index,
+			    unsigned char **meta, struct lm_err *err);
+
+/* Reads and opens the metadata of @f (lm_sealed_meta_open: hashes, box
+ * with @keys when encrypted, every rule). *out is freed with
+ * lm_sealed_meta_free. Returns 0, -EBADMSG, -EUCLEAN, -ENOKEY (encrypted
+ * and no @keys) or -errno, with @err naming the layer. */
+int lm_sealed_file_meta(const struct lm_sealed_file *f, const struct lm_sealed_keys *keys,
+			struct lm_sealed_meta **out, struct lm_err *err);
+
+/* The keys of the encrypted layer @f for the open tenant @t: its DEK from
+ * its slot file, then lm_sealed_keys_new (which checks the superblock's
+ * MAC). Returns 0, -EINVAL for a plain layer, -EKEYREJECTED when @t is not
+ * the layer's tenant (the message names the owner) or the MAC does not
+ * verify, -ENOENT when the slot file is missing, or the errors of
+ * lm_slotfile_open. The DEK never leaves secret memory. */
+int lm_sealed_file_keys(struct lm_store *st, const struct lm_sealed_file *f,
+			const struct lm_tenant *t, struct lm_sealed_keys **out,
+			struct lm_err *err);
+
+/* Removes layer @hex from @st: first its slot file (overwritten, then
+ * removed, so the layer is unreadable from then on even if what follows
+ * fails), then the layer file, under the store lock. A plain layer has no
+ * slot file. Returns 0, -ENOENT, or -errno. */
+int lm_sealed_remove(struct lm_store *st, const char *hex, struct lm_err *err);
+
+#endif
