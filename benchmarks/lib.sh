@@ -378,6 +378,41 @@ mounted_now() {
 	return 1
 }
 
+# guarded SECS CMD...: runs CMD; when it is still running after SECS seconds,
+# SIGKILLs the FUSE daemon GUARD_PID (if set), which fails every request
+# waiting on it, so a daemon that hangs (a reader that never answers) costs
+# SECS seconds and a check failure instead of the whole run.  Returns CMD's
+# status, or 1 after a check failure when the daemon is gone (killed here,
+# or crashed); GUARD_TRIPPED is then 1 until the next mount resets it.
+GUARD_TRIPPED=0
+guarded() {
+	local secs=$1 pid=${GUARD_PID:-} wd st=0
+	shift
+	if [[ -z $pid ]]; then
+		"$@"
+		return
+	fi
+	(
+		trap 'kill "$s" 2>/dev/null; exit 0' TERM
+		sleep "$secs" &
+		s=$!
+		wait "$s"
+		log "watchdog: '$*' still running after $secs s; killing daemon $pid"
+		kill -KILL "$pid" 2>/dev/null
+	) >/dev/null &
+	wd=$!
+	"$@" || st=$?
+	kill "$wd" 2>/dev/null || true
+	wait "$wd" 2>/dev/null || true
+	if ! kill -0 "$pid" 2>/dev/null; then
+		check_fail "${CUR_PEER:-?}: the daemon (pid $pid) died or hung during '$*'"
+		GUARD_PID=""
+		GUARD_TRIPPED=1
+		return 1
+	fi
+	return "$st"
+}
+
 # proc_status_kib PID FIELD: FIELD (VmHWM, VmRSS...) of /proc/PID/status in
 # KiB, or empty when the process is gone.
 proc_status_kib() {

@@ -565,6 +565,7 @@ peer_cmd() {
 mount_peer() {
 	local peer=$1 layer=${2:-tree} extra=${3:-} pd
 	pd=$(peer_dir "$peer")
+	GUARD_PID="" GUARD_TRIPPED=0
 	if [[ $peer == native ]]; then
 		MNT=$TREE
 		return 0
@@ -585,6 +586,7 @@ mount_peer() {
 		die "$peer: '${CMD[*]}' failed (see $pd/daemon.log)"
 	fi
 	wait_fuse_mount "$peer" "$MNT" "$pd/daemon.log"
+	GUARD_PID=${DAEMON_PID[$MNT]:-}
 }
 
 umount_peer() {
@@ -601,15 +603,31 @@ cold_mount() { # cold_mount PEER [LAYER [EXTRA]]
 	mount_peer "$@"
 }
 
-# dd_read FILE: reads FILE with dd bs=1M; sets RES to MB/s.
+# Seconds a step may take before the daemon counts as hung: reads at 5 MB/s,
+# fio's run time, a walk.
+READ_LIMIT=$((BIG_MIB / 5 + 60))
+FIO_LIMIT=$((FIO_RUNTIME + 120))
+WALK_LIMIT=600
+
+# dd_read FILE: reads FILE with dd bs=1M; sets RES to MB/s.  Returns 1 when
+# the daemon died or hung (no value then).
 dd_read() {
-	local f=$1 t0 t1 out bytes
+	local f=$1 t0 t1 out="" bytes st=0
 	t0=$(now)
-	out=$(dd if="$f" of=/dev/null bs=1M 2>&1) || check_fail "$CUR_PEER: dd read of $f failed: $out"
+	guarded "$READ_LIMIT" dd_to_var out if="$f" of=/dev/null bs=1M || st=$?
 	t1=$(now)
+	((GUARD_TRIPPED == 0)) || return 1
+	((st == 0)) || check_fail "$CUR_PEER: dd read of $f failed: $out"
 	bytes=$(printf '%s\n' "$out" | awk '/bytes/ { b = $1 } END { print b + 0 }')
 	[[ $bytes -eq $BIG_BYTES ]] || check_fail "$CUR_PEER: dd read $bytes bytes of $f, expected $BIG_BYTES"
 	RES=$(mb_per_s "$bytes" "$t0" "$t1")
+}
+
+dd_to_var() { # dd_to_var VAR DD-ARGS...: dd's messages into VAR
+	# shellcheck disable=SC2034 # a name reference to the caller's variable
+	local -n dd_out=$1
+	shift
+	dd_out=$(dd "$@" 2>&1)
 }
 
 # fio_randread FILE JOBS: 4 KiB random reads, psync, page cache allowed
@@ -617,10 +635,11 @@ dd_read() {
 # makes the cache cold first; invalidate=0 leaves that to it.
 fio_randread() {
 	local f=$1 jobs=$2
-	if ! fio_terse --name=randread --filename="${f//:/\\:}" --readonly --rw=randread \
+	if ! guarded "$FIO_LIMIT" fio_terse --name=randread --filename="${f//:/\\:}" --readonly --rw=randread \
 		--bs=4k --size="${BIG_MIB}m" --ioengine=psync --direct=0 --numjobs="$jobs" \
 		--group_reporting --time_based --runtime="$FIO_RUNTIME" --invalidate=0 \
 		--randrepeat=1; then
+		((GUARD_TRIPPED == 0)) || return 1
 		check_fail "$CUR_PEER: fio numjobs=$jobs failed: $FIO_ERR"
 		RES=0
 		return 0
@@ -631,41 +650,49 @@ fio_randread() {
 count_entries() { # count_entries DIR: prints the number of entries find sees
 	find "$1" | wc -l
 }
+count_entries_to() { # count_entries_to VAR DIR: the same, into VAR
+	# shellcheck disable=SC2034 # a name reference to the caller's variable
+	local -n ce_out=$1
+	ce_out=$(find "$2" | wc -l)
+}
 
 bench_seq_rand_walk() {
 	local peer=$1 n t0 t1 st
 	if has_group seq; then
 		cold_mount "$peer"
-		dd_read "$MNT/$SEQ_REL"
-		record seq_cold "$peer" "$RES"
-		dd_read "$MNT/$SEQ_REL"
-		record seq_warm "$peer" "$RES"
-		[[ $peer == native ]] || cmp -s "$TREE/$SEQ_REL" "$MNT/$SEQ_REL" ||
-			check_fail "$peer: $SEQ_REL reads different from the tree's"
+		if dd_read "$MNT/$SEQ_REL"; then
+			record seq_cold "$peer" "$RES"
+			if dd_read "$MNT/$SEQ_REL"; then
+				record seq_warm "$peer" "$RES"
+				[[ $peer == native ]] || guarded "$READ_LIMIT" cmp -s "$TREE/$SEQ_REL" "$MNT/$SEQ_REL" ||
+					check_fail "$peer: $SEQ_REL reads different from the tree's"
+			fi
+		fi
 	fi
 	if has_group rand; then
 		cold_mount "$peer"
-		fio_randread "$MNT/$RAND_REL" 1
-		record rand_j1 "$peer" "$RES"
+		if fio_randread "$MNT/$RAND_REL" 1; then record rand_j1 "$peer" "$RES"; fi
 		cold_mount "$peer"
-		fio_randread "$MNT/$RAND_REL" 8
-		record rand_j8 "$peer" "$RES"
+		if fio_randread "$MNT/$RAND_REL" 8; then record rand_j8 "$peer" "$RES"; fi
 	fi
 	if has_group walk; then
 		cold_mount "$peer"
 		t0=$(now)
-		n=$(count_entries "$MNT")
-		t1=$(now)
-		record find_cold "$peer" "$(elapsed "$t0" "$t1")"
-		[[ $n -eq $TREE_ENTRIES ]] || check_fail "$peer: find saw $n entries, expected $TREE_ENTRIES"
+		if guarded "$WALK_LIMIT" count_entries_to n "$MNT"; then
+			t1=$(now)
+			record find_cold "$peer" "$(elapsed "$t0" "$t1")"
+			[[ $n -eq $TREE_ENTRIES ]] || check_fail "$peer: find saw $n entries, expected $TREE_ENTRIES"
+		fi
 		# GNU tar writing to /dev/null stats every entry and reads no data.
 		cold_mount "$peer"
 		t0=$(now)
 		st=0
-		tar cf /dev/null -C "$MNT" . || st=$?
+		guarded "$WALK_LIMIT" tar cf /dev/null -C "$MNT" . || st=$?
 		t1=$(now)
-		record tar_cold "$peer" "$(elapsed "$t0" "$t1")"
-		((st <= 1)) || check_fail "$peer: tar cf /dev/null of the tree exited with status $st"
+		if ((GUARD_TRIPPED == 0)); then
+			record tar_cold "$peer" "$(elapsed "$t0" "$t1")"
+			((st <= 1)) || check_fail "$peer: tar cf /dev/null of the tree exited with status $st"
+		fi
 	fi
 	return 0
 }
@@ -674,16 +701,20 @@ bench_seq_rand_walk() {
 bench_io() {
 	local peer=$1 io
 	for io in "${IO_BACKENDS[@]}"; do
-		if cold_mount "$peer" tree "io=$io"; then
-			dd_read "$MNT/$SEQ_REL"
+		if cold_mount "$peer" tree "io=$io" && dd_read "$MNT/$SEQ_REL"; then
 			record "io_seq_$io" "$peer" "$RES"
 		fi
-		if cold_mount "$peer" tree "io=$io"; then
-			fio_randread "$MNT/$RAND_REL" 8
+		if cold_mount "$peer" tree "io=$io" && fio_randread "$MNT/$RAND_REL" 8; then
 			record "io_rand_$io" "$peer" "$RES"
 		fi
 	done
 	umount_peer "$peer"
+}
+
+tar_bytes_to() { # tar_bytes_to VAR DIR: bytes of a tar of DIR, into VAR
+	# shellcheck disable=SC2034 # a name reference to the caller's variable
+	local -n tb_out=$1
+	tb_out=$(tar cf - -C "$2" . | wc -c) || true
 }
 
 # mem_mib PID FIELD: FIELD of the daemon's status in MiB, minus the cache.
@@ -701,12 +732,12 @@ bench_mem() {
 	cold_mount "$peer" many "cache_size=${CACHE_MIB}M" || die "$peer: cannot mount the $MANY_LABEL layer"
 	pid=${DAEMON_PID[$MNT]:-}
 	[[ -n $pid ]] || { check_fail "$peer: no pid for the laminafs of $MNT"; umount_peer "$peer"; return 0; }
-	n=$(count_entries "$MNT")
+	guarded "$WALK_LIMIT" count_entries_to n "$MNT" || { umount_peer "$peer"; return 0; }
 	[[ $n -eq $MANY_ENTRIES ]] || check_fail "$peer: find saw $n entries in the $MANY_LABEL layer, expected $MANY_ENTRIES"
 	log "    laminafs pid $pid after find: $(proc_status_kib "$pid" VmHWM) KiB VmHWM, $(proc_status_kib "$pid" VmRSS) KiB VmRSS"
 	record mem_find_hwm "$peer" "$(mem_mib "$pid" VmHWM)"
 	record mem_find_rss "$peer" "$(mem_mib "$pid" VmRSS)"
-	n=$(tar cf - -C "$MNT" . | wc -c) || true
+	guarded "$WALK_LIMIT" tar_bytes_to n "$MNT" || { umount_peer "$peer"; return 0; }
 	[[ $n -eq $MANY_TAR_BYTES ]] || check_fail "$peer: tar of the $MANY_LABEL layer gave $n bytes, of the directory $MANY_TAR_BYTES"
 	log "    laminafs pid $pid after reading all: $(proc_status_kib "$pid" VmHWM) KiB VmHWM, $(proc_status_kib "$pid" VmRSS) KiB VmRSS"
 	record mem_read_hwm "$peer" "$(mem_mib "$pid" VmHWM)"
