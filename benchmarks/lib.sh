@@ -127,6 +127,16 @@ wait_fuse_mount() { # wait_fuse_mount WHO MNT LOGFILE
 	if [[ -n $pid ]]; then DAEMON_PID[$2]=$pid; fi
 }
 
+# pid_alive PID: true while PID runs (a zombie, which `kill -0` still finds
+# until its parent reaps it, is not running).
+pid_alive() {
+	local st
+	[[ -r /proc/$1/stat ]] || return 1
+	read -r st </proc/"$1"/stat 2>/dev/null || return 1
+	st=${st##*) }
+	[[ ${st:0:1} != Z ]]
+}
+
 # Unmount one mount point: FUSE with fusermount3 -u, anything else with
 # umount, and umount -l if that fails.  Waits for a FUSE daemon to exit so the
 # next mount of the same directories does not race with it.
@@ -143,10 +153,10 @@ unmount_one() {
 	pid=${DAEMON_PID[$mnt]:-}
 	if [[ -n $pid ]]; then
 		for ((i = 0; i < 100; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
+			pid_alive "$pid" || break
 			sleep 0.1
 		done
-		kill -0 "$pid" 2>/dev/null && log "warning: daemon $pid for $mnt still running 10 s after unmount"
+		pid_alive "$pid" && log "warning: daemon $pid for $mnt still running 10 s after unmount"
 		unset 'DAEMON_PID[$mnt]'
 	fi
 	return 0
@@ -404,7 +414,7 @@ guarded() {
 	"$@" || st=$?
 	kill "$wd" 2>/dev/null || true
 	wait "$wd" 2>/dev/null || true
-	if ! kill -0 "$pid" 2>/dev/null; then
+	if ! pid_alive "$pid"; then
 		check_fail "${CUR_PEER:-?}: the daemon (pid $pid) died or hung during '$*'"
 		GUARD_PID=""
 		GUARD_TRIPPED=1

@@ -510,6 +510,7 @@ build_images() {
 }
 
 record_size() { # record_size PEER PATH: allocated and apparent size, MiB
+	log "  size of $2 (${PEER_TITLE[$1]})"
 	record size_disk "$1" "$(du -s -B1 "$2" | awk '{ printf "%.3f", $1 / 1048576 }')"
 	record size_apparent "$1" "$(du -s -b "$2" | awk '{ printf "%.3f", $1 / 1048576 }')"
 }
@@ -624,9 +625,9 @@ dd_read() {
 }
 
 dd_to_var() { # dd_to_var VAR DD-ARGS...: dd's messages into VAR
-	# shellcheck disable=SC2034 # a name reference to the caller's variable
 	local -n dd_out=$1
 	shift
+	# shellcheck disable=SC2034 # sets the caller's variable
 	dd_out=$(dd "$@" 2>&1)
 }
 
@@ -651,8 +652,8 @@ count_entries() { # count_entries DIR: prints the number of entries find sees
 	find "$1" | wc -l
 }
 count_entries_to() { # count_entries_to VAR DIR: the same, into VAR
-	# shellcheck disable=SC2034 # a name reference to the caller's variable
 	local -n ce_out=$1
+	# shellcheck disable=SC2034 # sets the caller's variable
 	ce_out=$(find "$2" | wc -l)
 }
 
@@ -712,8 +713,8 @@ bench_io() {
 }
 
 tar_bytes_to() { # tar_bytes_to VAR DIR: bytes of a tar of DIR, into VAR
-	# shellcheck disable=SC2034 # a name reference to the caller's variable
 	local -n tb_out=$1
+	# shellcheck disable=SC2034 # sets the caller's variable
 	tb_out=$(tar cf - -C "$2" . | wc -c) || true
 }
 
@@ -917,13 +918,14 @@ TOTAL=$(elapsed "$START" "$(now)")
 	echo
 	echo "Goals met: $GOALS_MET of $GOALS_ALL. A ratio in the goal column is the first"
 	echo "peer's median divided by the second's; the memory rows are the daemon's"
-	echo "VmHWM / VmRSS minus the ${CACHE_MIB} MiB of chunk cache it was given."
+	echo "VmHWM / VmRSS minus the ${CACHE_MIB} MiB of chunk cache it was given (below 0: it"
+	echo "used less than its cache may hold)."
 	echo
 	host_lines
 	((NEED_LAMINAFS)) && echo "- laminafs: $LAMINAFS ($(bin_version "$LAMINAFS"))"
 	((NEED_LAMINA)) && echo "- lamina: $LAMINA; layers: \`lamina layer import SRC --chunk-size 64K --compress lz4 [--tenant $TENANT --key-file K]\`, mounted with \`laminafs -o lowerdir=sealed:DIGEST,store=S[,tenant=$TENANT,keyfile=K][,io=...]\` (default io otherwise)"
 	has_peer fuse-overlayfs && echo "- fuse-overlayfs: $FUSE_OVERLAYFS ($(bin_version "$FUSE_OVERLAYFS")), \`-o lowerdir=DIR\`"
-	has_peer squashfuse && echo "- squashfuse: $SQUASHFUSE ($(bin_version "$SQUASHFUSE")); image: \`$(basename -- "$MKSQUASHFS") DIR IMG -comp lz4 -noappend\` ($("$MKSQUASHFS" -version 2>&1 | head -n1))"
+	has_peer squashfuse && echo "- squashfuse: $SQUASHFUSE ($("$SQUASHFUSE" --version 2>&1 | head -n1)); image: \`$(basename -- "$MKSQUASHFS") DIR IMG -comp lz4 -noappend\` ($("$MKSQUASHFS" -version 2>&1 | head -n1))"
 	echo "- fio: $(fio --version); randread bs=4k psync direct=0, time_based ${FIO_RUNTIME} s, each on a fresh mount after drop_caches"
 	echo "- data: $DATA_STAMP; the tree: $(fmt_count "$TREE_ENTRIES") entries"
 	check_failure_lines
