@@ -1,4 +1,5 @@
-# benchmarks/lib.sh - shared parts of the benchmark scripts (run.sh, vault.sh).
+# benchmarks/lib.sh - shared parts of the benchmark scripts (run.sh, vault.sh,
+# sealed.sh).
 # Sourced, not run.  The sourcing script sets BENCH_NAME (for messages) and,
 # before calling the scratch/mount helpers, BENCH_DIR, BENCH_FS, BENCH_IMG.
 # shellcheck shell=bash disable=SC2034 # globals read by the sourcing script
@@ -126,6 +127,16 @@ wait_fuse_mount() { # wait_fuse_mount WHO MNT LOGFILE
 	if [[ -n $pid ]]; then DAEMON_PID[$2]=$pid; fi
 }
 
+# pid_alive PID: true while PID runs (a zombie, which `kill -0` still finds
+# until its parent reaps it, is not running).
+pid_alive() {
+	local st
+	[[ -r /proc/$1/stat ]] || return 1
+	read -r st </proc/"$1"/stat 2>/dev/null || return 1
+	st=${st##*) }
+	[[ ${st:0:1} != Z ]]
+}
+
 # Unmount one mount point: FUSE with fusermount3 -u, anything else with
 # umount, and umount -l if that fails.  Waits for a FUSE daemon to exit so the
 # next mount of the same directories does not race with it.
@@ -142,10 +153,10 @@ unmount_one() {
 	pid=${DAEMON_PID[$mnt]:-}
 	if [[ -n $pid ]]; then
 		for ((i = 0; i < 100; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
+			pid_alive "$pid" || break
 			sleep 0.1
 		done
-		kill -0 "$pid" 2>/dev/null && log "warning: daemon $pid for $mnt still running 10 s after unmount"
+		pid_alive "$pid" && log "warning: daemon $pid for $mnt still running 10 s after unmount"
 		unset 'DAEMON_PID[$mnt]'
 	fi
 	return 0
@@ -170,7 +181,14 @@ lock_bench_dir() {
 # BENCH_FS=image: mount the dedicated ext4 image on BENCH_DIR, making it the
 # first time.  The inode tables and journal are written by mkfs, so no lazy
 # initialisation runs in the background of the first measurements.
+# BENCH_LOOP_DIO=1: the loop device reads the image with O_DIRECT.  A plain
+# loop device reads its backing file through the host's page cache, with
+# readahead: after drop_caches, 4 KiB random reads of a file then pull in
+# 128 KiB or more of the image each, and a "cold" random read test ends up
+# reading the file from memory (fio measured 170k IOPS cold on a 256 MiB file
+# here, and 11k with O_DIRECT, the same as 4 KiB reads from the disk).
 setup_bench_fs() {
+	local dev
 	mkdir -p "$BENCH_DIR"
 	if [[ $BENCH_FS == image ]] && ! mountpoint -q "$BENCH_DIR"; then
 		if [[ ! -f $BENCH_IMG ]]; then
@@ -179,7 +197,14 @@ setup_bench_fs() {
 			mkfs.ext4 -q -F -L lamina-bench -E lazy_itable_init=0,lazy_journal_init=0 "$BENCH_IMG" ||
 				{ rm -f "$BENCH_IMG"; die "mkfs.ext4 $BENCH_IMG failed"; }
 		fi
-		mount -o loop "$BENCH_IMG" "$BENCH_DIR" || die "cannot mount $BENCH_IMG on $BENCH_DIR"
+		if ((${BENCH_LOOP_DIO:-0})); then
+			dev=$(losetup --direct-io=on --find --show "$BENCH_IMG") || die "cannot attach $BENCH_IMG to a loop device"
+			mount "$dev" "$BENCH_DIR" || { losetup -d "$dev"; die "cannot mount $BENCH_IMG ($dev) on $BENCH_DIR"; }
+			# Detaching a mounted loop device frees it at the unmount.
+			losetup -d "$dev" || true
+		else
+			mount -o loop "$BENCH_IMG" "$BENCH_DIR" || die "cannot mount $BENCH_IMG on $BENCH_DIR"
+		fi
 		IMG_MOUNTED=1
 	fi
 	BENCH_FSTYPE=$(stat -f -c %T "$BENCH_DIR")
@@ -283,16 +308,54 @@ make_filler() {
 	FILLER=${s:0:8192}
 }
 
-# gen_files DIR COUNT : COUNT files named f000.. of 0-8 KiB (bash builtins only,
-# no fork per file).  Uses the shell's seeded RANDOM, so output is repeatable.
+# gen_files DIR COUNT [MAX]: COUNT files named f000.. of 0-MAX bytes (default
+# 8 KiB, at most 8 KiB; bash builtins only, no fork per file).  Uses the
+# shell's seeded RANDOM, so output is repeatable.
 gen_files() {
-	local dir=$1 n=$2 i size name
+	local dir=$1 n=$2 max=${3:-8192} i size name
 	mkdir -p "$dir"
 	for ((i = 0; i < n; i++)); do
-		size=$(((RANDOM * 32768 + RANDOM) % 8193))
+		size=$(((RANDOM * 32768 + RANDOM) % (max + 1)))
 		printf -v name 'f%03d' "$i"
 		printf '%s' "${FILLER:0:size}" >"$dir/$name"
 	done
+}
+
+# gen_text FILE MIB SEED: exactly MIB MiB of text-like lines, the same for a
+# SEED on every machine and awk (its own integer generator, not awk's
+# rand()).  Each line joins two of 320 fixed word sequences with two random
+# numbers: lz4 shrinks it about 2x in 64 KiB blocks, like text and program
+# files, and no two 64 KiB stretches are alike, so a chunk store's
+# deduplication finds nothing to share.
+gen_text() {
+	awk -v want="$(($2 * 1048576))" -v seed="$3" '
+	function rnd(n) { s = (s * 48271) % 2147483647; return s % n }
+	BEGIN {
+		nv = split("the of and to in a is that for it as was with be by on not he this are " \
+			"or his from at which but have an they you were her she there been one all we " \
+			"their has would when if so no out its more into time other only some could them " \
+			"these two may then first any like now my over such our man me even most made " \
+			"after also did many before must through back years where much your way well down " \
+			"should because each just those people how too little state good very make world " \
+			"still own see men work long here get both between life being under never day same " \
+			"another know while last might us great old year off come since against go came " \
+			"right used take three", V, " ")
+		s = seed % 2147483646 + 1
+		for (p = 0; p < 320; p++) {
+			w = 3 + rnd(6)
+			line = V[1 + rnd(nv)]
+			for (i = 1; i < w; i++) line = line " " V[1 + rnd(nv)]
+			P[p] = line
+		}
+		for (n = 0; n < want; n += length(line) + 1) {
+			line = P[rnd(320)] " " rnd(1000000) " " P[rnd(320)] " " rnd(65536)
+			if (n + length(line) + 1 > want) {
+				printf "%s", substr(line "\n", 1, want - n)
+				break
+			}
+			print line
+		}
+	}' >"$1"
 }
 
 # make_untar_tarball TARBALL DIRS FILES: DIRS directories (25 to a parent) of
@@ -309,6 +372,61 @@ make_untar_tarball() {
 	done
 	tar cf "$tarball" -C "$stage" .
 	rm -rf "$stage"
+}
+
+# --------------------------------------------------------- mounts, procs --
+
+# mounted_now MNT: true when MNT is in the mount table, without a fork (for
+# polling a mount that is about to go live, where a fork per look would blur
+# a time of a few milliseconds).  BENCH_DIR paths hold no characters that
+# /proc/mounts escapes.
+mounted_now() {
+	local _dev m _rest
+	while read -r _dev m _rest; do
+		[[ $m == "$1" ]] && return 0
+	done </proc/mounts
+	return 1
+}
+
+# guarded SECS CMD...: runs CMD; when it is still running after SECS seconds,
+# SIGKILLs the FUSE daemon GUARD_PID (if set), which fails every request
+# waiting on it, so a daemon that hangs (a reader that never answers) costs
+# SECS seconds and a check failure instead of the whole run.  Returns CMD's
+# status, or 1 after a check failure when the daemon is gone (killed here,
+# or crashed); GUARD_TRIPPED is then 1 until the next mount resets it.
+GUARD_TRIPPED=0
+guarded() {
+	local secs=$1 pid=${GUARD_PID:-} wd st=0
+	shift
+	if [[ -z $pid ]]; then
+		"$@"
+		return
+	fi
+	(
+		trap 'kill "$s" 2>/dev/null; exit 0' TERM
+		sleep "$secs" &
+		s=$!
+		wait "$s"
+		log "watchdog: '$*' still running after $secs s; killing daemon $pid"
+		kill -KILL "$pid" 2>/dev/null
+	) >/dev/null &
+	wd=$!
+	"$@" || st=$?
+	kill "$wd" 2>/dev/null || true
+	wait "$wd" 2>/dev/null || true
+	if ! pid_alive "$pid"; then
+		check_fail "${CUR_PEER:-?}: the daemon (pid $pid) died or hung during '$*'"
+		GUARD_PID=""
+		GUARD_TRIPPED=1
+		return 1
+	fi
+	return "$st"
+}
+
+# proc_status_kib PID FIELD: FIELD (VmHWM, VmRSS...) of /proc/PID/status in
+# KiB, or empty when the process is gone.
+proc_status_kib() {
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || true
 }
 
 # --------------------------------------------------------------- fio -----
@@ -333,6 +451,55 @@ fio_terse() {
 fio_field() { printf '%s' "$FIO_LINE" | cut -d';' -f"$1"; }
 
 # --------------------------------------------------------------- report --
+
+# record METRIC PEER VALUE: one run's value, into VALUES["METRIC|PEER"]
+# (space separated), and a progress line with the metric's M_LABEL, M_FMT
+# and M_UNIT.
+record() {
+	VALUES["$1|$2"]+="${VALUES["$1|$2"]:+ }$3"
+	# shellcheck disable=SC2059 # the format comes from M_FMT
+	log "    ${M_LABEL[$1]}: $(printf "${M_FMT[$1]}" "$3") ${M_UNIT[$1]}"
+}
+
+# med METRIC PEER: the median of the recorded values, empty when none.
+med() {
+	local -a vals
+	read -r -a vals <<<"${VALUES["$1|$2"]:-}"
+	((${#vals[@]})) || return 0
+	median "${vals[@]}"
+}
+
+# values_csv: the CSV of every recorded value, one line per METRICS x PEERS
+# pair that has values: metric,label,unit,better,peer,median,run1,...,runN.
+values_csv() {
+	local m p v line hdr r
+	local -a vals
+	hdr="metric,label,unit,better,peer,median"
+	for ((r = 1; r <= RUNS; r++)); do hdr+=",run$r"; done
+	echo "$hdr"
+	for m in "${METRICS[@]}"; do
+		for p in "${PEERS[@]}"; do
+			read -r -a vals <<<"${VALUES["$m|$p"]:-}"
+			((${#vals[@]})) || continue
+			line="$m,\"${M_LABEL[$m]}\",${M_UNIT[$m]},${M_BETTER[$m]},$p,$(median "${vals[@]}")"
+			for v in "${vals[@]}"; do line+=",$v"; done
+			echo "$line"
+		done
+	done
+}
+
+# goal_met GOAL VALUE -> pass, FAIL or n/a.  GOAL is "OP TARGET" with OP one
+# of >= <= > <; VALUE a ratio or a measurement, or n/a / empty.
+goal_met() {
+	awk -v g="$1" -v r="$2" 'BEGIN {
+		if (r == "n/a" || r == "" || g == "") { print "n/a"; exit }
+		split(g, a, " ")
+		if (a[1] == ">=") ok = r + 0 >= a[2] + 0
+		else if (a[1] == "<=") ok = r + 0 <= a[2] + 0
+		else if (a[1] == ">") ok = r + 0 > a[2] + 0
+		else ok = r + 0 < a[2] + 0
+		print ok ? "pass" : "FAIL" }'
+}
 
 host_lines() { # the host / load lines of a result file
 	echo "- host: $(uname -srm), $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"

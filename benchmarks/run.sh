@@ -299,12 +299,6 @@ fresh_peer_dirs() {
 	if [[ $1 == native ]]; then mkdir -p "$pd/scratch"; else mkdir -p "$pd/upper" "$pd/work" "$pd/mnt"; fi
 }
 
-record() { # record METRIC PEER VALUE
-	VALUES["$1|$2"]+="${VALUES["$1|$2"]:+ }$3"
-	# shellcheck disable=SC2059 # the format comes from M_FMT
-	log "    ${M_LABEL[$1]}: $(printf "${M_FMT[$1]}" "$3") ${M_UNIT[$1]}"
-}
-
 # Sequential read with dd; sets RES to MB/s (10^6 bytes per second).
 seq_read() {
 	local f=$1 t0 t1 out bytes
@@ -468,19 +462,7 @@ RATIO_KOVL=0 RATIO_FUSE=0
 has_peer laminafs && has_peer overlay && RATIO_KOVL=1
 has_peer laminafs && has_peer fuse-overlayfs && RATIO_FUSE=1
 
-{
-	hdr="metric,label,unit,better,peer,median"
-	for ((r = 1; r <= RUNS; r++)); do hdr+=",run$r"; done
-	echo "$hdr"
-	for m in "${METRICS[@]}"; do
-		for p in "${PEERS[@]}"; do
-			read -r -a vals <<<"${VALUES["$m|$p"]:-}"
-			line="$m,\"${M_LABEL[$m]}\",${M_UNIT[$m]},${M_BETTER[$m]},$p,$(median "${vals[@]}")"
-			for v in "${vals[@]}"; do line+=",$v"; done
-			echo "$line"
-		done
-	done
-} >"$CSV"
+values_csv >"$CSV"
 
 TABLE=$(
 	h="| Measurement |"

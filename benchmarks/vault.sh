@@ -352,12 +352,6 @@ sync_peer() {
 	sync -f "$BENCH_DIR"
 }
 
-record() { # record METRIC PEER VALUE
-	VALUES["$1|$2"]+="${VALUES["$1|$2"]:+ }$3"
-	# shellcheck disable=SC2059 # the format comes from M_FMT
-	log "    ${M_LABEL[$1]}: $(printf "${M_FMT[$1]}" "$3") ${M_UNIT[$1]}"
-}
-
 # dd_read FILE: reads FILE with dd bs=1M; sets RES to MB/s.
 dd_read() {
 	local f=$1 t0 t1 out bytes
@@ -447,15 +441,6 @@ bench_peer_run() {
 	rm -rf --one-file-system "$(peer_dir "$peer")"
 }
 
-# goal_met GOAL RATIO -> pass, FAIL or n/a
-goal_met() {
-	awk -v g="$1" -v r="$2" 'BEGIN {
-		if (r == "n/a" || g == "") { print "n/a"; exit }
-		split(g, a, " ")
-		ok = (a[1] == ">=") ? (r + 0 >= a[2] + 0) : (r + 0 <= a[2] + 0)
-		print ok ? "pass" : "FAIL" }'
-}
-
 # --------------------------------------------------------------- main -----
 
 START=$(now)
@@ -488,19 +473,7 @@ mkdir -p "$RESULTS_DIR"
 CSV="$RESULTS_DIR/vault-$STAMP.csv"
 MD="$RESULTS_DIR/vault-$STAMP.md"
 
-{
-	hdr="metric,label,unit,better,peer,median"
-	for ((r = 1; r <= RUNS; r++)); do hdr+=",run$r"; done
-	echo "$hdr"
-	for m in "${METRICS[@]}"; do
-		for p in "${PEERS[@]}"; do
-			read -r -a vals <<<"${VALUES["$m|$p"]:-}"
-			line="$m,\"${M_LABEL[$m]}\",${M_UNIT[$m]},${M_BETTER[$m]},$p,$(median "${vals[@]}")"
-			for v in "${vals[@]}"; do line+=",$v"; done
-			echo "$line"
-		done
-	done
-} >"$CSV"
+values_csv >"$CSV"
 
 # Columns: each vault cipher, gocryptfs, the ratio of each vault cipher to
 # gocryptfs, the goal and whether it is met (one word per cipher), native.
