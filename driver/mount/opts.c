@@ -413,6 +413,7 @@ static int set_writeback(struct lm_mount_opts *o, const char *key,
 static int set_uring(struct lm_mount_opts *o, const char *key,
 		     const char *val, FILE *warn)
 {
+	o->uring_set = true;
 	return opts_parse_bool(key, val, &o->uring, warn);
 }
 
@@ -959,7 +960,8 @@ static const char lm_usage_text[] =
 "  threads=N                worker threads, 0 = default\n"
 "  uring=0|1                serve requests from per-CPU io_uring queues, two\n"
 "                           threads a CPU, when the kernel offers them\n"
-"                           (fuse.enable_uring=Y); default 1\n"
+"                           (fuse.enable_uring=Y); default 1, or 0 on a\n"
+"                           mount with sealed layers\n"
 "  ro, rw                   mount read-only / read-write\n"
 "\n"
 "Sealed layer options:\n"

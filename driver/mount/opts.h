@@ -34,6 +34,7 @@ struct lm_mount_opts {
 	bool volatile_mnt;      /* volatile: no fsync at all, including copy-up */
 	bool writeback;         /* writeback=1 enables the kernel writeback cache */
 	bool uring;             /* uring=0 keeps requests off io_uring queues */
+	bool uring_set;         /* uring= was given */
 	bool ro;
 	double timeout;         /* entry/attr timeout in seconds */
 	unsigned threads;       /* threads=N, 0 = default */

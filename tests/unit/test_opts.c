@@ -719,6 +719,7 @@ static void test_sealed(void)
 	CHECK(!r.o.odirect);
 	CHECK(r.o.io == NULL);
 	CHECK_EQ(r.o.readahead_kb, -1);
+	CHECK(r.o.uring && !r.o.uring_set);
 	done(&r);
 
 	/* Encrypted sealed layers need the tenant without an upper. */
@@ -736,6 +737,9 @@ static void test_sealed(void)
 		     "laminafs: invalid cache_size='-1' (expected bytes, with K, M or G)\n");
 	expect_error("lowerdir=sealed:x,cache_size=99999999999G",
 		     "laminafs: invalid cache_size='99999999999G' (expected bytes, with K, M or G)\n");
+	run_ok(&r, "lowerdir=sealed:abcd,uring=1");
+	CHECK(r.o.uring && r.o.uring_set);
+	done(&r);
 	run_ok(&r, "lowerdir=sealed:abcd,readahead=8192");
 	CHECK_EQ(r.o.readahead_kb, 8192);
 	done(&r);
