@@ -103,12 +103,57 @@ int lm_sealed_file_pread(const struct lm_sealed_file *f, void *buf, size_t len,
 	return 0;
 }
 
-int lm_sealed_file_open(struct lm_store *st, const char *hex, bool any_name,
-			struct lm_sealed_file *f, struct lm_err *err)
+/* Decodes the superblock of f->fd (opened by the caller; @what names the
+ * layer in messages) and compares its digest with @expect, when given. */
+static int file_decode(struct lm_sealed_file *f, const char *what, const char *expect,
+		       bool any_name, struct lm_err *err)
 {
 	unsigned char buf[LM_SEALED_SB];
 	char got[LM_SEALED_DIGEST_HEX + 1];
 	struct stat sb;
+	int rc;
+
+	if (fstat(f->fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		rc = lm_errf(err, -EUCLEAN, "layer %s is not a regular file", what);
+		goto out_close;
+	}
+	f->size = (uint64_t)sb.st_size;
+	rc = f->size < LM_SEALED_SB ? -EUCLEAN : lm_sealed_file_pread(f, buf, sizeof(buf), 0);
+	if (rc == 0)
+		rc = lm_sealed_sb_decode(buf, sizeof(buf), f->size, &f->sb);
+	if (rc) {
+		if (rc == -EPROTONOSUPPORT)
+			lm_errf(err, rc, "layer %s has a format this lamina does not read: upgrade lamina",
+				what);
+		else
+			lm_errf(err, rc, "layer %s is not a sealed layer or its superblock is damaged (%s): remove it and import it again",
+				what, strerror(-rc));
+		goto out_close;
+	}
+	lm_sealed_digest_hex(&f->sb, got);
+	f->name_ok = !expect || !strcmp(got, expect);
+	if (!expect)
+		memcpy(f->hex, got, sizeof(f->hex));
+	if (!f->name_ok && !any_name) {
+		if (what == expect) /* a layer of the store, named by its digest */
+			rc = lm_errf(err, -EBADMSG,
+				     "layer %s: its superblock's digest is %s, not its name: the file was changed or renamed (run lamina layer verify)",
+				     what, got);
+		else
+			rc = lm_errf(err, -EBADMSG,
+				     "sealed layer %s: its digest is %s, not %s: the file was changed",
+				     what, got, expect);
+		goto out_close;
+	}
+	return 0;
+out_close:
+	lm_sealed_file_close(f);
+	return rc;
+}
+
+int lm_sealed_file_open(struct lm_store *st, const char *hex, bool any_name,
+			struct lm_sealed_file *f, struct lm_err *err)
+{
 	int dfd, rc;
 
 	memset(f, 0, sizeof(*f));
@@ -128,35 +173,20 @@ int lm_sealed_file_open(struct lm_store *st, const char *hex, bool any_name,
 			       hex, st->path);
 	if (rc)
 		return lm_errf(err, rc, "cannot open layer %s: %s", hex, strerror(-rc));
-	if (fstat(f->fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		rc = lm_errf(err, -EUCLEAN, "layer %s is not a regular file", hex);
-		goto out_close;
-	}
-	f->size = (uint64_t)sb.st_size;
-	rc = f->size < LM_SEALED_SB ? -EUCLEAN : lm_sealed_file_pread(f, buf, sizeof(buf), 0);
-	if (rc == 0)
-		rc = lm_sealed_sb_decode(buf, sizeof(buf), f->size, &f->sb);
-	if (rc) {
-		if (rc == -EPROTONOSUPPORT)
-			lm_errf(err, rc, "layer %s has a format this lamina does not read: upgrade lamina",
-				hex);
-		else
-			lm_errf(err, rc, "layer %s: its superblock is damaged (%s): remove it and import it again",
-				hex, strerror(-rc));
-		goto out_close;
-	}
-	lm_sealed_digest_hex(&f->sb, got);
-	f->name_ok = !strcmp(got, hex);
-	if (!f->name_ok && !any_name) {
-		rc = lm_errf(err, -EBADMSG,
-			     "layer %s: its superblock's digest is %s, not its name: the file was changed or renamed (run lamina layer verify)",
-			     hex, got);
-		goto out_close;
-	}
-	return 0;
-out_close:
-	lm_sealed_file_close(f);
-	return rc;
+	return file_decode(f, hex, hex, any_name, err);
+}
+
+int lm_sealed_file_open_path(const char *path, const char *expect, struct lm_sealed_file *f,
+			     struct lm_err *err)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
+		return lm_errf(err, -errno, "cannot open sealed layer %s: %s", path,
+			       strerror(errno));
+	if (expect)
+		snprintf(f->hex, sizeof(f->hex), "%s", expect);
+	return file_decode(f, path, expect, false, err);
 }
 
 void lm_sealed_file_close(struct lm_sealed_file *f)

@@ -46,6 +46,11 @@ struct lm_sealed_file {
  * -EPROTONOSUPPORT, -EBADMSG or -errno, with @err naming the layer. */
 int lm_sealed_file_open(struct lm_store *st, const char *hex, bool any_name,
 			struct lm_sealed_file *f, struct lm_err *err);
+/* Opens the layer file at @path (inside a store or not) the same way.
+ * With @expect (a digest) a layer with another digest is -EBADMSG; without,
+ * f->hex is the superblock's digest. Messages name @path. */
+int lm_sealed_file_open_path(const char *path, const char *expect, struct lm_sealed_file *f,
+			     struct lm_err *err);
 void lm_sealed_file_close(struct lm_sealed_file *f);
 
 /* Reads @len bytes at @off of the layer into @buf; a short file is

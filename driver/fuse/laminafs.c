@@ -53,14 +53,6 @@ static void clean_workdir(const char *workdir)
  * request at once). */
 #define SEALED_READAHEAD_KB 4096u
 
-static bool has_sealed(const struct lm_mount_opts *o)
-{
-	for (size_t i = 0; i < o->nlower; i++)
-		if (lm_opts_is_sealed(o->lowerdirs[i]))
-			return true;
-	return false;
-}
-
 /* True when lowerdir item @item names a layer of the store by digest. */
 static bool sealed_by_digest(const char *item)
 {
@@ -74,15 +66,13 @@ static bool sealed_by_digest(const char *item)
 static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg,
 		       struct lm_vault_mount **vm, struct lm_cache **cache)
 {
-	bool need_store = false, sealed = false;
+	bool need_store = false, sealed = lm_opts_has_sealed(o);
 	char msg[512] = "";
 	struct stat us, ws;
 	int rc;
 
-	for (size_t i = 0; i < o->nlower; i++) {
+	for (size_t i = 0; i < o->nlower; i++)
 		need_store |= sealed_by_digest(o->lowerdirs[i]);
-		sealed |= lm_opts_is_sealed(o->lowerdirs[i]);
-	}
 	/* A store named for sealed layers also records their integrity
 	 * failures. */
 	need_store |= sealed && o->store;
@@ -260,7 +250,7 @@ static void set_readahead(const char *mnt, unsigned kb)
  * against 0.33-0.39 s). */
 static bool use_uring(const struct lm_mount_opts *o)
 {
-	return o->uring && (o->uring_set || !has_sealed(o));
+	return o->uring && (o->uring_set || !lm_opts_has_sealed(o));
 }
 
 static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
@@ -388,7 +378,7 @@ int main(int argc, char **argv)
 		fs.writeback = o.writeback;
 		/* Sealed layers read best in large batches of chunks. */
 		fs.readahead_kb = o.readahead_kb >= 0 ? (unsigned)o.readahead_kb :
-				  has_sealed(&o) ? SEALED_READAHEAD_KB : 0;
+				  lm_opts_has_sealed(&o) ? SEALED_READAHEAD_KB : 0;
 		rc = serve(&fs, &o);
 		lm_ovl_free(fs.ovl);
 	}

@@ -185,11 +185,17 @@ int lm_layer_vault_rekey(struct lm_layer *l, lm_rekey_fn fn, void *ctx);
 /* A sealed layer (format in crypt/sealed.h): read-only, its metadata in
  * memory, its contents read through driver/io and kept in driver/cache. */
 struct lm_cache;
+struct lm_sealed_file;
+struct lm_sealed_keys;
 struct lm_sealed_cfg {
-	const char *path;            /* the layer file */
-	const char *expect_digest;   /* NULL, or the digest the file must have */
-	const unsigned char *dek;    /* encrypted layers: the DEK (32 bytes,
-				      * borrowed for the call); NULL otherwise */
+	const char *path;            /* the layer file, for messages */
+	/* The file opened and its superblock checked (crypt/sealed_store.h:
+	 * lm_sealed_file_open, lm_sealed_file_open_path); borrowed for the
+	 * call: the layer reads its own descriptor of the same file. */
+	const struct lm_sealed_file *file;
+	/* Encrypted layers: the keys (lm_sealed_file_keys), taken over by the
+	 * layer, also on failure; NULL for a plain layer. */
+	struct lm_sealed_keys *keys;
 	struct lm_cache *cache;      /* shared chunk cache (borrowed, must outlive
 				      * the layer); NULL: one of its own */
 	size_t cache_size;           /* bytes, for a cache of its own */
@@ -198,12 +204,11 @@ struct lm_sealed_cfg {
 	void *report_ctx;
 };
 
-/* Opens the sealed layer at cfg->path: checks the superblock (and the
- * digest when one is expected), opens the keys of an encrypted layer,
- * reads and checks the chunk index and the metadata. *out is owned by the
- * caller, released with lm_layer_free(). Returns 0 or -errno with one line
- * naming the layer in @msg: -EUCLEAN (damaged), -EBADMSG (changed),
- * -ENOKEY (encrypted, no key given), -EKEYREJECTED (wrong key). */
+/* Opens the sealed layer cfg->file: reads and checks its chunk index and
+ * metadata (with cfg->keys when encrypted). *out is owned by the caller,
+ * released with lm_layer_free(). Returns 0 or -errno with one line naming
+ * the layer in @msg: -EUCLEAN (damaged), -EBADMSG (changed), -ENOKEY
+ * (encrypted, no keys given). */
 int lm_layer_sealed_open(const struct lm_sealed_cfg *cfg, struct lm_layer **out,
 			 char *msg, size_t msgsize);
 /* The digest of a sealed layer (64 hex digits), NULL for other layers. */

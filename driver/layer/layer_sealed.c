@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sealed.h"
+#include "sealed_store.h"
 
 #include "cache/cache.h"
 #include "io/io.h"
@@ -627,107 +628,40 @@ static const struct lm_layer_ops sealed_ops = {
 
 /* ---- opening ---- */
 
-/* Reads @len bytes at @off of the layer file into a new buffer. */
-static int read_section(struct lm_io_file *io, uint64_t off, uint64_t len, unsigned char **out)
-{
-	unsigned char *buf;
-	uint64_t done = 0;
-	int rc = 0;
-
-	*out = NULL;
-	buf = malloc(len ? (size_t)len : 1);
-	if (!buf)
-		return -ENOMEM;
-	/* In pieces of at most 1 GiB: an io request's length is 32 bits. */
-	while (done < len && rc == 0) {
-		uint64_t n = len - done > (1u << 30) ? (1u << 30) : len - done;
-		struct lm_io_req r = { .off = off + done, .len = (uint32_t)n, .buf = buf + done };
-
-		rc = lm_io_read(io, &r, 1);
-		done += n;
-	}
-	if (rc) {
-		free(buf);
-		return rc;
-	}
-	*out = buf;
-	return 0;
-}
-
-static int open_fail(char *msg, size_t msgsize, int rc, const char *fmt, const char *a,
-		     const char *b)
-{
-	snprintf(msg, msgsize, fmt, a, b);
-	return rc;
-}
-
 int lm_layer_sealed_open(const struct lm_sealed_cfg *cfg, struct lm_layer **out,
 			 char *msg, size_t msgsize)
 {
 	struct sealed_layer *sl = calloc(1, sizeof(*sl));
-	unsigned char head[LM_SEALED_SB], *index = NULL, *meta = NULL;
-	struct lm_io_req r = { .off = 0, .len = LM_SEALED_SB, .buf = head };
-	const char *path = cfg->path;
+	const struct lm_sealed_file *f = cfg->file;
+	struct lm_err err = { "" };
+	char fdpath[64];
 	int rc;
 
 	*out = NULL;
-	if (!sl)
-		return open_fail(msg, msgsize, -ENOMEM, "%s%s: out of memory", path, "");
+	if (!sl) {
+		lm_sealed_keys_free(cfg->keys);
+		snprintf(msg, msgsize, "%s: out of memory", cfg->path);
+		return -ENOMEM;
+	}
+	sl->sb = f->sb;
+	sl->keys = cfg->keys;
+	lm_sealed_digest_hex(&sl->sb, sl->hex);
+	rc = lm_sealed_file_meta(f, sl->keys, &sl->meta, &err);
+	if (rc) {
+		snprintf(msg, msgsize, "sealed layer %s: %s", cfg->path, err.msg);
+		goto fail;
+	}
 	rc = lm_io_init(LM_IO_AUTO);
 	if (rc < 0) {
-		free(sl);
-		return open_fail(msg, msgsize, rc, "%s: cannot start the layer reader (LAMINA_IO=%s)",
-				 path, getenv("LAMINA_IO") ? getenv("LAMINA_IO") : "");
-	}
-	rc = lm_io_open(AT_FDCWD, path, cfg->direct, &sl->io);
-	if (rc) {
-		free(sl);
-		return open_fail(msg, msgsize, rc, "cannot open sealed layer %s: %s", path,
-				 strerror(-rc));
-	}
-	rc = lm_io_size(sl->io) < LM_SEALED_SB ? -EUCLEAN : lm_io_read(sl->io, &r, 1);
-	if (rc == 0)
-		rc = lm_sealed_sb_decode(head, sizeof(head), lm_io_size(sl->io), &sl->sb);
-	if (rc) {
-		open_fail(msg, msgsize, rc, "%s is not a sealed layer, or it is damaged: %s", path,
-			  rc == -EPROTONOSUPPORT ? "a format this laminafs does not know" :
-			  "bad superblock");
+		snprintf(msg, msgsize, "%s: cannot start the layer reader (LAMINA_IO=%s)", cfg->path,
+			 getenv("LAMINA_IO") ? getenv("LAMINA_IO") : "");
 		goto fail;
 	}
-	lm_sealed_digest_hex(&sl->sb, sl->hex);
-	if (cfg->expect_digest && strcmp(cfg->expect_digest, sl->hex) != 0) {
-		rc = -EBADMSG;
-		open_fail(msg, msgsize, rc, "sealed layer %s was changed: its digest is now %s", path,
-			  sl->hex);
-		goto fail;
-	}
-	if (lm_sealed_encrypted(&sl->sb)) {
-		if (!cfg->dek) {
-			rc = -ENOKEY;
-			snprintf(msg, msgsize,
-				 "sealed layer %s is encrypted for tenant %s: mount with tenant=%s and its secret",
-				 path, sl->sb.tenant, sl->sb.tenant);
-			goto fail;
-		}
-		rc = lm_sealed_keys_new(&sl->sb, cfg->dek, &sl->keys);
-		if (rc) {
-			open_fail(msg, msgsize, rc, "cannot open the keys of sealed layer %s: %s", path,
-				  rc == -EKEYREJECTED ? "its key does not open it (damaged or replaced)" :
-				  strerror(-rc));
-			goto fail;
-		}
-	}
-	rc = read_section(sl->io, sl->sb.index_off, sl->sb.index_len, &index);
-	if (rc == 0)
-		rc = read_section(sl->io, sl->sb.meta_off, sl->sb.meta_len, &meta);
-	if (rc == 0)
-		rc = lm_sealed_meta_open(&sl->sb, sl->keys, meta, index, &sl->meta);
-	free(index);
-	free(meta);
+	/* The very file checked, not whatever the path names now. */
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", f->fd);
+	rc = lm_io_open(AT_FDCWD, fdpath, cfg->direct, &sl->io);
 	if (rc) {
-		open_fail(msg, msgsize, rc, "sealed layer %s is damaged: %s", path,
-			  rc == -EBADMSG ? "its metadata or chunk index does not verify" :
-			  rc == -EUCLEAN ? "its metadata breaks the format's rules" : strerror(-rc));
+		snprintf(msg, msgsize, "cannot open sealed layer %s: %s", cfg->path, strerror(-rc));
 		goto fail;
 	}
 	if (cfg->cache) {
@@ -735,7 +669,7 @@ int lm_layer_sealed_open(const struct lm_sealed_cfg *cfg, struct lm_layer **out,
 	} else {
 		rc = lm_cache_new(cfg->cache_size, &sl->cache);
 		if (rc) {
-			open_fail(msg, msgsize, rc, "%s%s: out of memory for the chunk cache", path, "");
+			snprintf(msg, msgsize, "%s: out of memory for the chunk cache", cfg->path);
 			goto fail;
 		}
 		sl->own_cache = true;

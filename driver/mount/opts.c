@@ -814,7 +814,7 @@ static int opts_positionals(struct lm_mount_opts *o, const char *const *pos,
 	return 0;
 }
 
-static bool opts_has_sealed(const struct lm_mount_opts *o)
+bool lm_opts_has_sealed(const struct lm_mount_opts *o)
 {
 	for (size_t i = 0; i < o->nlower; i++)
 		if (lm_opts_is_sealed(o->lowerdirs[i]))
@@ -839,7 +839,7 @@ static int opts_validate(const struct lm_mount_opts *o, FILE *warn)
 		opts_say(warn, "upperdir= and workdir= must be given together");
 		return -EINVAL;
 	}
-	if (o->tenant && !o->upperdir && !opts_has_sealed(o)) {
+	if (o->tenant && !o->upperdir && !lm_opts_has_sealed(o)) {
 		opts_say(warn, "tenant= encrypts the upper layer: upperdir= is missing");
 		return -EINVAL;
 	}

@@ -68,6 +68,9 @@ static inline bool lm_opts_is_sealed(const char *item)
 	return __builtin_strncmp(item, LM_SEALED_PREFIX, sizeof(LM_SEALED_PREFIX) - 1) == 0;
 }
 
+/* True when a lowerdir item of @o names a sealed layer. */
+bool lm_opts_has_sealed(const struct lm_mount_opts *o);
+
 /* Parse argv into *o (zeroed and filled with defaults first). Unknown
  * options print one warning line to @warn and are dropped. Returns 0, or
  * -EINVAL with one line on @warn saying what is wrong. Caller releases *o

@@ -27,28 +27,6 @@ static void sealed_report(void *ctx, const char *path, const char *what, int64_t
 	lm_mount_audit(vm, "layer.integrity", "sealed layer", err, what);
 }
 
-/* Reads and decodes the superblock of @path (to learn whether it needs a
- * key, and which). */
-static int peek(const char *path, struct lm_sealed_sb *sb)
-{
-	unsigned char head[LM_SEALED_SB];
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	n = pread(fd, head, sizeof(head), 0);
-	rc = n < 0 ? -errno : (size_t)n < sizeof(head) ? -EUCLEAN : 0;
-	close(fd);
-	return rc ? rc : lm_sealed_sb_decode(head, sizeof(head), (uint64_t)st.st_size, sb);
-}
-
 /* Where item @spec is and which digest it must have. */
 static int locate(struct lm_vault_mount *vm, const char *spec, char *path, size_t size,
 		  char *hex, bool *expect, char *msg, size_t msgsize)
@@ -88,39 +66,17 @@ static int locate(struct lm_vault_mount *vm, const char *spec, char *path, size_
 	return 0;
 }
 
-/* The DEK of encrypted layer @sb from its slot file, as the mount's tenant. */
-static int layer_dek(struct lm_vault_mount *vm, const struct lm_sealed_sb *sb, const char *path,
-		     unsigned char *dek, char *msg, size_t msgsize)
-{
-	const struct lm_tenant *t = lm_mount_keys_tenant(vm);
-	struct lm_store *st = lm_mount_keys_store(vm);
-	char name[LM_SEALED_SLOT_NAME_MAX];
-	struct lm_err err = { "" };
-	int rc;
-
-	if (!t || !st) {
-		snprintf(msg, msgsize,
-			 "sealed layer %s is encrypted for tenant %s: mount with tenant=%s and its secret",
-			 path, sb->tenant, sb->tenant);
-		return -ENOKEY;
-	}
-	lm_sealed_slot_name(sb->layer_id, name);
-	rc = lm_slotfile_open(st, name, t, dek, &err);
-	if (rc)
-		snprintf(msg, msgsize, "cannot open the key of sealed layer %s: %s", path,
-			 err.msg[0] ? err.msg : strerror(-rc));
-	return rc;
-}
-
 int lm_sealed_mount_open(const struct lm_mount_opts *o, struct lm_vault_mount *vm,
 			 const char *item, struct lm_cache *cache, struct lm_layer **layer,
 			 char *msg, size_t msgsize)
 {
 	const char *spec = item + sizeof(LM_SEALED_PREFIX) - 1;
+	const struct lm_tenant *t = lm_mount_keys_tenant(vm);
+	struct lm_store *st = lm_mount_keys_store(vm);
 	char path[PATH_MAX], hex[LM_SEALED_DIGEST_HEX + 1];
 	struct lm_sealed_cfg cfg = { 0 };
-	unsigned char *dek = NULL;
-	struct lm_sealed_sb sb;
+	struct lm_err err = { "" };
+	struct lm_sealed_file f;
 	bool expect;
 	int rc;
 
@@ -131,36 +87,34 @@ int lm_sealed_mount_open(const struct lm_mount_opts *o, struct lm_vault_mount *v
 			snprintf(msg, msgsize, "sealed layer %s: %s", spec, strerror(-rc));
 		return rc;
 	}
-	rc = peek(path, &sb);
+	rc = lm_sealed_file_open_path(path, expect ? hex : NULL, &f, &err);
 	if (rc) {
-		snprintf(msg, msgsize, rc == -EUCLEAN || rc == -EPROTONOSUPPORT ?
-			 "%s is not a sealed layer, or it is damaged" : "cannot read sealed layer %s: %s",
-			 path, strerror(-rc));
+		snprintf(msg, msgsize, "%s", err.msg);
 		return rc;
 	}
-	if (lm_sealed_encrypted(&sb)) {
-		dek = lm_secret_alloc(LM_KEY_BYTES);
-		if (!dek) {
-			snprintf(msg, msgsize, "out of memory (or locked memory) for the keys");
-			return -ENOMEM;
-		}
-		rc = layer_dek(vm, &sb, path, dek, msg, msgsize);
-		if (rc) {
-			lm_secret_free(dek);
-			return rc;
-		}
+	if (lm_sealed_encrypted(&f.sb)) {
+		if (!t || !st)
+			rc = lm_errf(&err, -ENOKEY,
+				     "sealed layer %s is encrypted for tenant %s: mount with tenant=%s and its secret",
+				     path, f.sb.tenant, f.sb.tenant);
+		else
+			rc = lm_sealed_file_keys(st, &f, t, &cfg.keys, &err);
+	}
+	if (rc) {
+		snprintf(msg, msgsize, "%s", err.msg);
+		lm_sealed_file_close(&f);
+		return rc;
 	}
 	cfg.path = path;
-	cfg.expect_digest = expect ? hex : NULL;
-	cfg.dek = dek;
+	cfg.file = &f;
 	cfg.cache = cache;
 	cfg.cache_size = o->cache_size;
 	cfg.direct = o->odirect;
 	cfg.report = sealed_report;
 	cfg.report_ctx = vm;
 	rc = lm_layer_sealed_open(&cfg, layer, msg, msgsize);
-	lm_secret_free(dek);
-	if (rc == 0 && lm_sealed_encrypted(&sb))
+	if (rc == 0 && lm_sealed_encrypted(&f.sb))
 		lm_mount_audit(vm, "layer.mount", lm_layer_sealed_digest(*layer), 0, o->mountpoint);
+	lm_sealed_file_close(&f);
 	return rc;
 }
