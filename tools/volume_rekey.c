@@ -10,13 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "audit.h"
 #include "crypt.h"
 #include "keystore.h"
 #include "layer/layer.h"
+#include "progress.h"
 #include "vault.h"
 #include "volume.h"
 
@@ -39,27 +38,17 @@ static void on_signal(int sig)
 	stop_asked = 1;
 }
 
+/* The progress of the conversion, against the volume's size on disk. */
 struct progress {
-	bool tty;
-	unsigned long long total;   /* bytes on disk, for the bar */
-	time_t last;
+	struct lm_progress bar;
+	uint64_t total;
 };
 
 static int show_progress(void *ctx, const struct lm_rekey_progress *p)
 {
 	struct progress *pr = ctx;
-	time_t now = time(NULL);
 
-	if (pr->tty && now != pr->last) {
-		double f = pr->total ? (double)p->bytes / (double)pr->total : 0;
-		int w = (int)(f > 1 ? 30 : f * 30);
-
-		pr->last = now;
-		fprintf(stderr, "\rrekey [%.*s%*s] %3d%%  %llu objects, %llu MiB ",
-			w, "##############################", 30 - w, "",
-			(int)(f > 1 ? 100 : f * 100), (unsigned long long)p->objects,
-			(unsigned long long)(p->bytes >> 20));
-	}
+	lm_progress_show(&pr->bar, p->bytes, pr->total, p->objects, "objects");
 	return stop_asked;
 }
 
@@ -67,13 +56,14 @@ static int show_progress(void *ctx, const struct lm_rekey_progress *p)
 static int convert(struct lm_store *st, const char *name, const struct lm_vault_info *in,
 		   const struct lm_vault_keys *keys)
 {
-	struct progress pr = { isatty(STDERR_FILENO), volume_size(st, name), 0 };
+	struct progress pr = { .total = volume_size(st, name) };
 	struct lm_vault_cfg cfg = { .info = in, .keys = keys, .durable = true,
 				    .exclusive = true };
 	struct lm_layer *l;
 	char root[PATH_MAX];
 	int rc;
 
+	lm_progress_init(&pr.bar, "rekey");
 	snprintf(root, sizeof(root), "%s/" VOLUME_DIR "/%s", st->path, name);
 	cfg.root = root;
 	rc = lm_layer_vault_open(&cfg, &l);
@@ -86,8 +76,7 @@ static int convert(struct lm_store *st, const char *name, const struct lm_vault_
 		return lm_cli_fail(rc, NULL);
 	rc = lm_layer_vault_rekey(l, show_progress, &pr);
 	lm_layer_free(l);
-	if (pr.tty)
-		fprintf(stderr, "\n");
+	lm_progress_end(&pr.bar);
 	return rc;
 }
 
