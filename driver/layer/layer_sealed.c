@@ -20,6 +20,7 @@
 #include "cache/cache.h"
 #include "io/io.h"
 #include "layer/layer.h"
+#include "layer/tbuf.h"
 
 /* Sequential reads are read ahead by the kernel (laminafs raises its
  * read-ahead on mounts with sealed layers), in requests of up to 1 MiB whose
@@ -51,58 +52,6 @@ struct sealed_file {
 	uint32_t ino;
 	struct lm_sealed_ino in;
 };
-
-/* ---- per-thread buffers for stored chunk bytes ---- */
-
-struct tbuf {
-	unsigned char *p;
-	size_t size;
-};
-
-static pthread_key_t tbuf_key;
-static pthread_once_t tbuf_once = PTHREAD_ONCE_INIT;
-
-static void tbuf_free(void *p)
-{
-	struct tbuf *t = p;
-
-	if (t) {
-		free(t->p);
-		free(t);
-	}
-}
-
-static void tbuf_init(void)
-{
-	pthread_key_create(&tbuf_key, tbuf_free);
-}
-
-/* A buffer of at least @size bytes owned by the calling thread, valid
- * until its next call. NULL when out of memory. */
-static unsigned char *tbuf_get(size_t size)
-{
-	struct tbuf *t;
-
-	pthread_once(&tbuf_once, tbuf_init);
-	t = pthread_getspecific(tbuf_key);
-	if (!t) {
-		t = calloc(1, sizeof(*t));
-		if (!t || pthread_setspecific(tbuf_key, t)) {
-			free(t);
-			return NULL;
-		}
-	}
-	if (t->size < size) {
-		unsigned char *p = malloc(size);
-
-		if (!p)
-			return NULL;
-		free(t->p);
-		t->p = p;
-		t->size = size;
-	}
-	return t->p;
-}
 
 /* ---- the tree ---- */
 
@@ -371,7 +320,7 @@ static int fetch(struct sealed_layer *sl, struct want *w, unsigned nw, unsigned 
 	unsigned char *buf, *scratch;
 	int rc = 0;
 
-	buf = tbuf_get(smax * nmiss + scr);
+	buf = lm_tbuf(LM_TB_SEALED, smax * nmiss + scr);
 	if (!buf)
 		return -ENOMEM;
 	scratch = scr ? buf + smax * nmiss : NULL;

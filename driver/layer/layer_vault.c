@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <linux/falloc.h>
@@ -40,6 +39,7 @@
 #include "vault.h"
 
 #include "layer.h"
+#include "tbuf.h"
 
 #define VBS 4096u                               /* plaintext block */
 #define VBOX (VBS + LM_AEAD_OVERHEAD)           /* a full block on the host */
@@ -691,72 +691,6 @@ static void seal_block(struct vfile *f, uint64_t i, bool last, const unsigned ch
 	lm_aead_seal(f->key, box, plain, len, ad, AD_LEN);
 }
 
-/* Per-thread buffers for block I/O, kept for the thread's life: a FUSE
- * request of 1 MiB needs 2 MiB of buffers, and fresh ones cost page faults
- * on every request. Locked in memory where the limit allows (they hold
- * plaintext), freed at thread exit. */
-enum { TB_READBOX, TB_PLAIN, TB_WRITEBOX, TB_N };
-
-struct tbuf {
-	unsigned char *p[TB_N];
-	size_t n[TB_N];
-};
-
-static pthread_key_t tbuf_key;
-static pthread_once_t tbuf_once = PTHREAD_ONCE_INIT;
-
-static void tbuf_free(void *arg)
-{
-	struct tbuf *t = arg;
-
-	for (int i = 0; i < TB_N; i++) {
-		if (t->p[i]) {
-			lm_crypt_wipe(t->p[i], t->n[i]);
-			munlock(t->p[i], t->n[i]);
-		}
-		free(t->p[i]);
-	}
-	free(t);
-}
-
-static void tbuf_init(void)
-{
-	pthread_key_create(&tbuf_key, tbuf_free);
-}
-
-/* Buffer WHICH of this thread, at least SIZE bytes; NULL when out of
- * memory. Valid until the next call for the same WHICH on this thread. */
-static unsigned char *tbuf(int which, size_t size)
-{
-	struct tbuf *t;
-
-	pthread_once(&tbuf_once, tbuf_init);
-	t = pthread_getspecific(tbuf_key);
-	if (!t) {
-		t = calloc(1, sizeof(*t));
-		if (!t || pthread_setspecific(tbuf_key, t)) {
-			free(t);
-			return NULL;
-		}
-	}
-	if (t->n[which] < size) {
-		size_t n = size < (64u << 10) ? (64u << 10) : size;
-		unsigned char *p = malloc(n);
-
-		if (!p)
-			return NULL;
-		if (t->p[which]) {
-			lm_crypt_wipe(t->p[which], t->n[which]);
-			munlock(t->p[which], t->n[which]);
-			free(t->p[which]);
-		}
-		mlock(p, n); /* best effort */
-		t->p[which] = p;
-		t->n[which] = n;
-	}
-	return t->p[which];
-}
-
 /* Reads and opens blocks [first, first + n) of a file of K blocks (the last
  * LAST bytes long) into PLAIN (n * VBS bytes). Returns the number of blocks
  * read before the first that fails (n: all good), or -errno when the first
@@ -765,7 +699,7 @@ static ssize_t read_blocks(struct vfile *f, uint64_t first, uint64_t n, uint64_t
 			   size_t last, unsigned char *plain)
 {
 	size_t hostlen = (size_t)(n * VBOX);
-	unsigned char *box = tbuf(TB_READBOX, hostlen);
+	unsigned char *box = lm_tbuf(LM_TB_VAULT_READBOX, hostlen);
 	ssize_t got;
 	uint64_t i;
 
@@ -818,7 +752,7 @@ static ssize_t vf_pread(struct lm_file *lf, void *buf, size_t len, off_t off)
 		len = (size_t)(size - (uint64_t)off);
 	first = (uint64_t)off / VBS;
 	n = ((uint64_t)off + len - 1) / VBS - first + 1;
-	plain = tbuf(TB_PLAIN, (size_t)(n * VBS));
+	plain = lm_tbuf(LM_TB_VAULT_PLAIN, (size_t)(n * VBS));
 	if (!plain) {
 		ret = -ENOMEM;
 		goto out;
@@ -876,8 +810,8 @@ static ssize_t vf_write_locked(struct vfile *f, const unsigned char *buf, size_t
 			return rc;
 	}
 	n = lastb - first + 1;
-	plain = tbuf(TB_PLAIN, (size_t)(n * VBS));
-	box = tbuf(TB_WRITEBOX, (size_t)(n * VBOX));
+	plain = lm_tbuf(LM_TB_VAULT_PLAIN, (size_t)(n * VBS));
+	box = lm_tbuf(LM_TB_VAULT_WRITEBOX, (size_t)(n * VBOX));
 	if (!plain || !box)
 		return -ENOMEM;
 	/* Blocks only partly written keep their other bytes. */
