@@ -1,19 +1,13 @@
 /* Opening a mount's sealed lowers (see vault_mount.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "crypt.h"
-#include "kdf.h"
 #include "keystore.h"
 #include "sealed.h"
 #include "sealed_store.h"
-#include "slotfile.h"
 #include "store.h"
 
 #include "mount/vault_mount.h"
