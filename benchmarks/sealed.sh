@@ -53,7 +53,8 @@ Peers (all read-only views of the same tree):
 
 Rows (groups for --only in brackets):
   [seq]    sequential read of a compressible file, cold and warm      MB/s
-  [rand]   random 4 KiB reads, fio psync, 1 and 8 jobs, cold          IOPS
+  [rand]   random 4 KiB reads, fio psync, 1 and 8 jobs, cold: 1/8 of
+           the file's blocks in all, so nearly all miss every cache     IOPS
   [walk]   find MNT | wc -l and tar cf /dev/null -C MNT ., cold        s
   [import] lamina layer import (dir, encrypted dir, tar) and
            mksquashfs -comp lz4 (s); size of the layers and the image   MiB
@@ -67,8 +68,8 @@ Rows (groups for --only in brackets):
 
 Options:
   --quick          256 MiB files instead of 1 GiB, a 10,000-file tree instead
-                   of 50,000, 5 s fio runs instead of 20 s, RUNS=1 (a smoke
-                   run of a few minutes; its numbers mean little)
+                   of 50,000, RUNS=1 (a smoke run of a few minutes; its
+                   numbers mean little)
   --only=LIST      comma-separated peers and/or row groups from the lists
                    above (aliases: plain, enc, encrypted, dir, fuse, squash,
                    kernel); no peer named: every peer, no group named: every
@@ -171,14 +172,17 @@ uses_laminafs() { is_sealed "$1" || [[ $1 == lamina-dir ]]; }
 if ((QUICK)); then
 	MODE=quick
 	BIG_MIB=256
-	FIO_RUNTIME=5
 	TREE_L1=5 TREE_L2=5 TREE_L3=20 TREE_FILES=20   # 500 leaf dirs, 10,000 files
 else
 	MODE=full
 	BIG_MIB=1024
-	FIO_RUNTIME=20
 	TREE_L1=10 TREE_L2=10 TREE_L3=25 TREE_FILES=20 # 2,500 leaf dirs, 50,000 files
 fi
+# Cold random reads: one eighth of the file's 4 KiB blocks in all, split
+# between the jobs, each block at most once per job.  Few enough that
+# nearly every read misses every cache (a time-based run of a few seconds
+# reads the file several times over and measures the page cache).
+RAND_IOS=$((BIG_MIB * 256 / 8))
 # The 100k-entry layer of the memory and open rows is the same in both modes:
 # its goals are stated for that size.  Files of 0-2 KiB, about 100 MB in
 # all, so reading every file runs more than the 64 MiB cache through it.
@@ -607,7 +611,7 @@ cold_mount() { # cold_mount PEER [LAYER [EXTRA]]
 # Seconds a step may take before the daemon counts as hung: reads at 5 MB/s,
 # fio's run time, a walk.
 READ_LIMIT=$((BIG_MIB / 5 + 60))
-FIO_LIMIT=$((FIO_RUNTIME + 120))
+FIO_LIMIT=$((RAND_IOS / 100 + 120))
 WALK_LIMIT=600
 
 # dd_read FILE: reads FILE with dd bs=1M; sets RES to MB/s.  Returns 1 when
@@ -631,14 +635,16 @@ dd_to_var() { # dd_to_var VAR DD-ARGS...: dd's messages into VAR
 	dd_out=$(dd "$@" 2>&1)
 }
 
-# fio_randread FILE JOBS: 4 KiB random reads, psync, page cache allowed
-# (direct=0), time based; sets RES to the IOPS (0 on failure).  The caller
-# makes the cache cold first; invalidate=0 leaves that to it.
+# fio_randread FILE JOBS: RAND_IOS 4 KiB random reads in all, psync, page
+# cache allowed (direct=0), fio's default random map (no block twice in a
+# job) and seeds (a different sequence per job, the same every run); sets
+# RES to the IOPS (0 on failure).  The caller makes the cache cold first;
+# invalidate=0 leaves that to it.
 fio_randread() {
 	local f=$1 jobs=$2
 	if ! guarded "$FIO_LIMIT" fio_terse --name=randread --filename="${f//:/\\:}" --readonly --rw=randread \
 		--bs=4k --size="${BIG_MIB}m" --ioengine=psync --direct=0 --numjobs="$jobs" \
-		--group_reporting --time_based --runtime="$FIO_RUNTIME" --invalidate=0 \
+		--group_reporting --number_ios=$((RAND_IOS / jobs)) --invalidate=0 \
 		--randrepeat=1; then
 		((GUARD_TRIPPED == 0)) || return 1
 		check_fail "$CUR_PEER: fio numjobs=$jobs failed: $FIO_ERR"
@@ -926,7 +932,7 @@ TOTAL=$(elapsed "$START" "$(now)")
 	((NEED_LAMINA)) && echo "- lamina: $LAMINA; layers: \`lamina layer import SRC --chunk-size 64K --compress lz4 [--tenant $TENANT --key-file K]\`, mounted with \`laminafs -o lowerdir=sealed:DIGEST,store=S[,tenant=$TENANT,keyfile=K][,io=...]\` (default io otherwise)"
 	has_peer fuse-overlayfs && echo "- fuse-overlayfs: $FUSE_OVERLAYFS ($(bin_version "$FUSE_OVERLAYFS")), \`-o lowerdir=DIR\`"
 	has_peer squashfuse && echo "- squashfuse: $SQUASHFUSE ($("$SQUASHFUSE" --version 2>&1 | head -n1)); image: \`$(basename -- "$MKSQUASHFS") DIR IMG -comp lz4 -noappend\` ($("$MKSQUASHFS" -version 2>&1 | head -n1))"
-	echo "- fio: $(fio --version); randread bs=4k psync direct=0, time_based ${FIO_RUNTIME} s, each on a fresh mount after drop_caches"
+	echo "- fio: $(fio --version); randread bs=4k psync direct=0, $(fmt_count "$RAND_IOS") reads in all (number_ios per job), each on a fresh mount after drop_caches"
 	echo "- data: $DATA_STAMP; the tree: $(fmt_count "$TREE_ENTRIES") entries"
 	check_failure_lines
 } >"$MD"

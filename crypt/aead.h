@@ -34,9 +34,9 @@ enum lm_cipher {
 #define LM_AEAD_OVERHEAD (1u + LM_AEAD_NONCEBYTES + LM_AEAD_ABYTES)
 #define LM_AEAD_MAX_AD 256u      /* additional data bytes per seal */
 
-/* A sealing key: the raw key and, for GCM, libsodium's expanded key
- * schedule, all in secret memory. Opaque; one key may be used by many
- * threads at once (sealing does not change it). */
+/* A sealing key: the raw key, in secret memory (an expanded AES key
+ * schedule exists only inside one seal or open, see aead.c). Opaque; one
+ * key may be used by many threads at once (sealing does not change it). */
 struct lm_aead_key;
 
 /* True when @cipher can be used on this machine. */
@@ -59,7 +59,8 @@ enum lm_cipher lm_aead_key_cipher(const struct lm_aead_key *k);
 
 /* Seals @len bytes of @plain into @box (len + LM_AEAD_OVERHEAD bytes; may
  * not overlap @plain). @ad (@adlen <= LM_AEAD_MAX_AD) is authenticated, not
- * stored. Returns 0, or -EINVAL (ad too long, len too large). */
+ * stored. Returns 0, -EINVAL (ad too long, len too large) or -ENOMEM (the
+ * AES-GCM library could not allocate its context). */
 int lm_aead_seal(const struct lm_aead_key *k, unsigned char *box,
 		 const unsigned char *plain, size_t len,
 		 const unsigned char *ad, size_t adlen);
@@ -68,7 +69,8 @@ int lm_aead_seal(const struct lm_aead_key *k, unsigned char *box,
  * LM_AEAD_OVERHEAD bytes; may not overlap). Nothing is released before the
  * tag verifies: on any failure @plain is zeroed. Hostile input: any bytes
  * are safe; a short box is -EINVAL, a box of another cipher or a bad tag
- * (wrong key, wrong additional data, any changed bit) is -EBADMSG. */
+ * (wrong key, wrong additional data, any changed bit) is -EBADMSG; -ENOMEM
+ * when the AES-GCM library could not allocate (nothing was checked). */
 int lm_aead_open(const struct lm_aead_key *k, unsigned char *plain,
 		 const unsigned char *box, size_t boxlen,
 		 const unsigned char *ad, size_t adlen);
@@ -81,7 +83,8 @@ int lm_aead_encrypt_nonce(const struct lm_aead_key *k, unsigned char *out,
 			  const unsigned char *plain, size_t len,
 			  const unsigned char *ad, size_t adlen,
 			  const unsigned char *nonce);
-/* Returns 0 or -EBADMSG (then @plain is zeroed). @inlen includes the tag. */
+/* Returns 0, -EBADMSG or -ENOMEM (then @plain is zeroed). @inlen includes
+ * the tag. */
 int lm_aead_decrypt_nonce(const struct lm_aead_key *k, unsigned char *plain,
 			  const unsigned char *in, size_t inlen,
 			  const unsigned char *ad, size_t adlen,

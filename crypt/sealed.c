@@ -352,8 +352,9 @@ static int chunk_unbox(const struct lm_sealed_sb *sb, const struct lm_sealed_key
 {
 	unsigned char ad[LM_SEALED_CHUNK_AD];
 	size_t adlen = lm_sealed_chunk_ad(ad, sb->layer_id, idx, c->flags);
+	int rc = lm_aead_open(keys->chunk, dst, stored, c->stored_len, ad, adlen);
 
-	return lm_aead_open(keys->chunk, dst, stored, c->stored_len, ad, adlen) ? -EBADMSG : 0;
+	return rc == 0 || rc == -ENOMEM ? rc : -EBADMSG;
 }
 
 int lm_sealed_chunk_open(const struct lm_sealed_sb *sb, const struct lm_sealed_keys *keys,

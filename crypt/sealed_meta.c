@@ -326,9 +326,11 @@ static int meta_inflate(struct lm_sealed_meta *m, const struct lm_sealed_sb *sb,
 		box = malloc(len);
 		if (!box)
 			return -ENOMEM;
-		if (lm_aead_open(keys->meta, box, stored, sb->meta_len, ad,
-				 lm_sealed_meta_ad(ad, sb->raw))) {
-			rc = -EBADMSG;
+		rc = lm_aead_open(keys->meta, box, stored, sb->meta_len, ad,
+				  lm_sealed_meta_ad(ad, sb->raw));
+		if (rc) {
+			if (rc != -ENOMEM)
+				rc = -EBADMSG;
 			goto out;
 		}
 		stored = box;

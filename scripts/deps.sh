@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config
-  libfuse3-dev fuse3 libsodium-dev liblz4-dev liburing-dev libarchive-dev
+  libfuse3-dev fuse3 libsodium-dev libssl-dev liblz4-dev liburing-dev libarchive-dev
   busybox-static attr python3 util-linux kmod zstd
   podman   # the end-to-end test runs containers on laminafs
 )

@@ -669,26 +669,31 @@ static int open_block(struct vfile *f, uint64_t i, bool last, const unsigned cha
 		      size_t len, unsigned char *out)
 {
 	unsigned char ad[AD_LEN];
+	int rc;
 
 	if (!last && len == VBOX && lm_is_zero(box, len)) {
 		memset(out, 0, VBS);
 		return 0;
 	}
 	block_ad(f, i, last, ad);
-	if (len < LM_AEAD_OVERHEAD || lm_aead_open(f->key, out, box, len, ad, AD_LEN)) {
+	rc = len < LM_AEAD_OVERHEAD ? -EBADMSG : lm_aead_open(f->key, out, box, len, ad, AD_LEN);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
 		vf_report(f, (int64_t)i, "block does not authenticate");
 		return -EIO;
 	}
 	return 0;
 }
 
-static void seal_block(struct vfile *f, uint64_t i, bool last, const unsigned char *plain,
-		       size_t len, unsigned char *box)
+/* Returns 0 or -ENOMEM (lm_aead_seal); nothing may be written then. */
+static int seal_block(struct vfile *f, uint64_t i, bool last, const unsigned char *plain,
+		      size_t len, unsigned char *box)
 {
 	unsigned char ad[AD_LEN];
 
 	block_ad(f, i, last, ad);
-	lm_aead_seal(f->key, box, plain, len, ad, AD_LEN);
+	return lm_aead_seal(f->key, box, plain, len, ad, AD_LEN);
 }
 
 /* Reads and opens blocks [first, first + n) of a file of K blocks (the last
@@ -781,11 +786,12 @@ static int reseal_block(struct vfile *f, uint64_t b, uint64_t k, size_t last, bo
 {
 	unsigned char plain[VBS], box[VBOX];
 	ssize_t got = read_blocks(f, b, 1, k, last, plain);
+	int rc;
 
 	if (got != 1)
 		return got < 0 ? (int)got : -EIO;
-	seal_block(f, b, is_last, plain, len, box);
-	return pwrite_all(f->fd, box, len + LM_AEAD_OVERHEAD, host_off(b));
+	rc = seal_block(f, b, is_last, plain, len, box);
+	return rc ? rc : pwrite_all(f->fd, box, len + LM_AEAD_OVERHEAD, host_off(b));
 }
 
 /* Writes LEN bytes of BUF at OFF into a file of geometry (SIZE, K, LAST),
@@ -835,7 +841,10 @@ static ssize_t vf_write_locked(struct vfile *f, const unsigned char *buf, size_t
 		uint64_t b = first + i;
 		bool is_last = b == nk - 1;
 
-		seal_block(f, b, is_last, plain + i * VBS, is_last ? nlast : VBS, box + i * VBOX);
+		rc = seal_block(f, b, is_last, plain + i * VBS, is_last ? nlast : VBS,
+				box + i * VBOX);
+		if (rc)
+			goto out;
 	}
 	{
 		size_t hostlen = (size_t)(n * VBOX);
@@ -895,8 +904,9 @@ static int vf_truncate_locked(struct vfile *f, uint64_t nsize)
 		 * old last block, now a full one. */
 		unsigned char zero[VBS] = { 0 }, box[VBOX];
 
-		seal_block(f, nk - 1, true, zero, nlast, box);
-		rc = pwrite_all(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1));
+		rc = seal_block(f, nk - 1, true, zero, nlast, box);
+		if (rc == 0)
+			rc = pwrite_all(f->fd, box, nlast + LM_AEAD_OVERHEAD, host_off(nk - 1));
 		return rc ? rc : reseal_block(f, k - 1, k, last, false, VBS);
 	}
 	/* Shrinking: the new last block keeps its first bytes. */
@@ -1172,9 +1182,10 @@ static int new_file(struct lm_vault *v, int dfd, const char *rel, mode_t mode, u
 	rc = file_key(v, &v->ks[0], f.fid, &f.key);
 	if (rc == 0) {
 		memcpy(buf, &h, sizeof(h));
-		seal_block(&f, 0, true, none, 0, buf + VHEAD);
+		rc = seal_block(&f, 0, true, none, 0, buf + VHEAD);
 		lm_aead_key_free(f.key);
-		rc = pwrite_all(fd, buf, sizeof(buf), 0);
+		if (rc == 0)
+			rc = pwrite_all(fd, buf, sizeof(buf), 0);
 	}
 	if (rc == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid))
 		rc = -errno;
@@ -1446,7 +1457,9 @@ static int link_make(struct lm_vault *v, int dfd, const char *rel, const char *t
 	if (len >= PATH_MAX)
 		return -ENAMETOOLONG;
 	link_ad(v, ad);
-	lm_aead_seal(v->ks[0].metakey, box, (const unsigned char *)target, len, ad, sizeof(ad));
+	rc = lm_aead_seal(v->ks[0].metakey, box, (const unsigned char *)target, len, ad, sizeof(ad));
+	if (rc)
+		return rc;
 	if (lm_b64url_encode(enc, sizeof(enc), box, blen) >= 0)
 		return symlinkat(enc, dfd, rel) ? -errno : 0;
 	lm_crypt_random(id, sizeof(id));
@@ -1637,8 +1650,10 @@ static int set_xattr_host(struct lm_vault *v, const char *hostpath, const char *
 	if (!box)
 		return -ENOMEM;
 	xattr_ad(v, hname, ad, &adlen);
-	lm_aead_seal(v->ks[0].metakey, box, val, size, ad, adlen);
-	rc = v->host->ops->setxattr(v->host, hostpath, hname, box, size + LM_AEAD_OVERHEAD, flags);
+	rc = lm_aead_seal(v->ks[0].metakey, box, val, size, ad, adlen);
+	if (rc == 0)
+		rc = v->host->ops->setxattr(v->host, hostpath, hname, box,
+					    size + LM_AEAD_OVERHEAD, flags);
 	free(box);
 	return rc;
 }
@@ -2163,8 +2178,8 @@ static int seal_copied_xattr(void *ctx, const char *name, const void *val, size_
 	if (!box)
 		return -ENOMEM;
 	xattr_ad(x->v, hname, ad, &adlen);
-	lm_aead_seal(x->v->ks[0].metakey, box, val, len, ad, adlen);
-	if (lsetxattr(x->host, hname, box, len + LM_AEAD_OVERHEAD, 0) && errno != EPERM &&
+	rc = lm_aead_seal(x->v->ks[0].metakey, box, val, len, ad, adlen);
+	if (rc == 0 && lsetxattr(x->host, hname, box, len + LM_AEAD_OVERHEAD, 0) && errno != EPERM &&
 	    errno != ENOTSUP)
 		rc = -errno;
 	free(box);
@@ -2322,7 +2337,9 @@ static int rk_xattrs(struct lm_vault *v, const char *src, const char *dst)
 		if (rc)
 			break;
 		xattr_ad(v, hname, ad, &adlen);
-		lm_aead_seal(v->ks[0].metakey, val, pv, (size_t)n, ad, adlen);
+		rc = lm_aead_seal(v->ks[0].metakey, val, pv, (size_t)n, ad, adlen);
+		if (rc)
+			break;
 		if (lsetxattr(dst, hname, val, (size_t)n + LM_AEAD_OVERHEAD, 0)) {
 			rc = -errno;
 			break;
