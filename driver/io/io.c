@@ -1,5 +1,6 @@
-/* Reads of sealed layer files through io_uring (a ring per thread, or one
- * shared ring fed by a submission thread) or pread; see io.h.
+/* Reads of sealed layer files through io_uring (a ring per thread,
+ * io_uring.c, or one shared ring fed by a submission thread, io_shared.c)
+ * or pread; see io.h.
  *
  * Every lm_io_read turns its ranges into ops (struct io_op): a buffered
  * file reads each range straight into the caller's buffer, an O_DIRECT one
@@ -8,79 +9,22 @@
  * run ops; building and finishing them is common.
  *
  * Registered files: each open file takes a process-wide slot number and a
- * generation for it. A ring registers the file's descriptor in that slot
- * of its own sparse fixed-file table the first time it reads the file, and
- * remembers the generation it registered; a later file in the same slot
- * has a new generation, so the ring re-registers before reading instead of
- * reading the closed file. A ring keeps a reference to the last file it
- * registered in a slot until the slot is reused or the ring is freed.
+ * generation for it here; io_uring.c registers it in each ring's table.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <liburing.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/io.h"
+#include "io/io_int.h"
 
-#define SHARED_DEPTH 256u          /* SQ entries of the shared ring */
-#define IO_SLOTS 1024u             /* fixed-file slots; later files use plain fds */
-#define NO_SLOT UINT32_MAX
 #define DIRECT_ALIGN 4096u         /* offset, length and memory alignment of O_DIRECT */
 #define DIRECT_ALIGN_MAX (1u << 20)
 #define BOUNCE_KEEP ((size_t)8 << 20)  /* larger bounce buffers are not kept */
-#define RW_MAX 0x7ffff000u         /* the most one read(2) transfers */
-#define OP_PENDING 1               /* io_op.res until the op is finished */
-
-struct lm_io_file {
-	int fd;            /* buffered descriptor */
-	int dfd;           /* O_DIRECT descriptor, -1 when buffered */
-	uint32_t align;    /* O_DIRECT alignment of dfd */
-	uint32_t slot;     /* fixed-file slot, NO_SLOT when none was free */
-	uint32_t gen;      /* generation of the slot given at open */
-	uint64_t size;
-};
-
-/* One range being read: @len bytes at @off into @dst, finished once @need
- * of them have arrived (the aligned tail of a direct read may lie past the
- * end of the file). @res is OP_PENDING until then, then 0 or -errno. */
-struct io_op {
-	uint64_t off;
-	char *dst;
-	size_t len, need, done;
-	int res;
-	struct io_call *call;      /* the call the op belongs to */
-	struct io_op *next;        /* shared back end: the thread's queue */
-};
-
-/* One lm_io_read in the io_uring back ends. For the shared back end the
- * caller sleeps on @cond until the submission thread sets @done. */
-struct io_call {
-	const struct lm_io_file *f;
-	struct io_op *ops;
-	unsigned n;
-	unsigned left;             /* ops not finished; the submission thread's */
-	bool done;                 /* lock */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct io_call *next;      /* shared.lock */
-};
-
-/* One io_uring and what its fixed-file table holds. Used by one thread
- * only: the thread that made it (per-thread rings) or the submission
- * thread (the shared ring). */
-struct io_ring {
-	struct io_uring ring;
-	bool fixed;                    /* a sparse fixed-file table is registered */
-	uint32_t reg_gen[IO_SLOTS];    /* generation registered per slot, 0 none */
-};
 
 /* What a thread keeps between reads, freed at thread exit. */
 struct io_thread {
@@ -90,8 +34,8 @@ struct io_thread {
 	size_t bounce_len;
 };
 
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_int chosen = -1;     /* enum lm_io_backend, set once under init_lock */
+pthread_mutex_t io_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int chosen = -1;     /* enum lm_io_backend, set once under io_init_lock */
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t thread_key;
 static _Thread_local struct io_thread *tl_thread;
@@ -109,21 +53,19 @@ static struct {
 	uint32_t gen[IO_SLOTS];    /* last generation given per slot */
 } slots = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* The shared back end: callers queue calls, the thread runs them. */
-static struct {
-	pthread_mutex_t lock;
-	struct io_call *head;      /* lock */
-	struct io_call **tail;     /* lock */
-	int efd;                   /* callers kick the thread through it */
-	struct io_ring *ring;      /* the thread's, kept here for a forked child to free */
-	pthread_t tid;
-	bool running;              /* tid is a thread to join */
-	atomic_bool stop;          /* lm_io_shutdown asks the thread to end */
-} shared = { .lock = PTHREAD_MUTEX_INITIALIZER, .tail = &shared.head, .efd = -1 };
-
 static void count(atomic_uint_fast64_t *c, uint64_t v)
 {
 	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+void io_count_submit(void)
+{
+	count(&stats.submits, 1);
+}
+
+int io_file_rfd(const struct lm_io_file *f)
+{
+	return f->dfd >= 0 ? f->dfd : f->fd;
 }
 
 /* ---- slots ---- */
@@ -155,103 +97,6 @@ static void slot_put(uint32_t slot)
 	pthread_mutex_unlock(&slots.lock);
 }
 
-/* ---- rings ---- */
-
-/* A ring of @depth entries for the calling thread alone, with a sparse
- * fixed-file table where the kernel gives one. *out is the caller's. */
-static int ring_new(unsigned depth, struct io_ring **out)
-{
-	struct io_ring *r = calloc(1, sizeof(*r));
-	int rc;
-
-	if (!r)
-		return -ENOMEM;
-	/* Completions are processed only when this thread waits for them. */
-	rc = io_uring_queue_init(depth, &r->ring,
-				 IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
-	if (rc == -EINVAL)
-		rc = io_uring_queue_init(depth, &r->ring, 0);
-	if (rc) {
-		free(r);
-		return rc;
-	}
-	r->fixed = io_uring_register_files_sparse(&r->ring, IO_SLOTS) == 0;
-	*out = r;
-	return 0;
-}
-
-static void ring_free(struct io_ring *r)
-{
-	if (!r)
-		return;
-	io_uring_queue_exit(&r->ring);
-	free(r);
-}
-
-static int file_rfd(const struct lm_io_file *f)
-{
-	return f->dfd >= 0 ? f->dfd : f->fd;
-}
-
-/* The file index to read @f with on @r: its fixed slot, registered on
- * first use (*fixed true), or its plain descriptor where that fails. */
-static int ring_file(struct io_ring *r, const struct lm_io_file *f, bool *fixed)
-{
-	int fd = file_rfd(f);
-
-	*fixed = false;
-	if (!r->fixed || f->slot == NO_SLOT)
-		return fd;
-	if (r->reg_gen[f->slot] != f->gen) {
-		r->reg_gen[f->slot] = 0;
-		if (io_uring_register_files_update(&r->ring, f->slot, &fd, 1) != 1)
-			return fd;
-		r->reg_gen[f->slot] = f->gen;
-	}
-	*fixed = true;
-	return (int)f->slot;
-}
-
-/* Queues the rest of @op on @r. False when the submission queue is full. */
-static bool op_queue(struct io_ring *r, struct io_op *op)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-	size_t len = op->len - op->done;
-	bool fixed;
-	int fd;
-
-	if (!sqe)
-		return false;
-	fd = ring_file(r, op->call->f, &fixed);
-	io_uring_prep_read(sqe, fd, op->dst + op->done, len > RW_MAX ? RW_MAX : (unsigned)len,
-			   op->off + op->done);
-	if (fixed)
-		sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data(sqe, op);
-	return true;
-}
-
-/* Accounts a completion of @res bytes (or -errno) to @op. True when the op
- * is finished, false when the rest must be read again. */
-static bool op_complete(struct io_op *op, int res)
-{
-	if (res == -EINTR || res == -EAGAIN)
-		return false;
-	if (res < 0) {
-		op->res = res;
-		return true;
-	}
-	if (res == 0) {
-		op->res = -EIO;
-		return true;
-	}
-	op->done += (size_t)res;
-	if (op->done < op->need)
-		return false;
-	op->res = 0;
-	return true;
-}
-
 /* ---- pread ---- */
 
 /* Reads @op with pread on @fd. Returns 0 or -errno (-EIO at end of file). */
@@ -277,288 +122,35 @@ static void pread_run(struct io_call *call)
 {
 	for (unsigned i = 0; i < call->n; i++)
 		if (call->ops[i].res == OP_PENDING)
-			call->ops[i].res = pread_op(file_rfd(call->f), &call->ops[i]);
+			call->ops[i].res = pread_op(io_file_rfd(call->f), &call->ops[i]);
 }
 
-/* ---- uring: a ring per thread ---- */
-
-/* io_uring_enter failed for good: the kernel still writes the buffers of
- * the reads it took, so those are reaped; what is left stays pending for
- * pread. */
-static void uring_abandon(struct io_ring *r, unsigned inflight)
-{
-	struct io_uring_cqe *cqe;
-
-	inflight -= io_uring_sq_ready(&r->ring);
-	while (inflight) {
-		int rc = io_uring_wait_cqe(&r->ring, &cqe);
-
-		if (rc == -EINTR)
-			continue;
-		if (rc)
-			break;
-		op_complete(io_uring_cqe_get_data(cqe), cqe->res);
-		io_uring_cqe_seen(&r->ring, cqe);
-		inflight--;
-	}
-}
-
-/* Runs the pending ops of @call on the thread's ring @r: all submitted by
- * one io_uring_enter that also waits for them, then reaped; partial reads
- * go round again. Returns 0, or -errno when the ring itself failed. */
-static int uring_run(struct io_ring *r, struct io_call *call)
-{
-	struct io_uring_cqe *cqe;
-	unsigned head, seen, left = 0;
-
-	for (unsigned i = 0; i < call->n; i++)
-		if (call->ops[i].res == OP_PENDING && op_queue(r, &call->ops[i]))
-			left++;
-	while (left) {
-		int rc = io_uring_submit_and_wait(&r->ring, left);
-
-		count(&stats.submits, 1);
-		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-			uring_abandon(r, left);
-			return rc;
-		}
-		seen = 0;
-		io_uring_for_each_cqe(&r->ring, head, cqe) {
-			struct io_op *op = io_uring_cqe_get_data(cqe);
-
-			seen++;
-			if (op_complete(op, cqe->res))
-				left--;
-			else
-				op_queue(r, op);  /* the slot just reaped is free */
-		}
-		io_uring_cq_advance(&r->ring, seen);
-	}
-	return 0;
-}
-
-/* ---- shared: one ring, one submission thread ---- */
-
-struct shared_start {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
-	int rc;
-};
-
-static void call_finish(struct io_call *call)
-{
-	pthread_mutex_lock(&call->lock);
-	call->done = true;
-	pthread_cond_signal(&call->cond);
-	pthread_mutex_unlock(&call->lock);
-	/* The caller may return and free @call from here on. */
-}
-
-/* Moves every queued call's pending ops to the thread's list @pend. */
-static void shared_take(struct io_op ***pend_tail)
-{
-	struct io_call *call, *next;
-	uint64_t v;
-
-	if (read(shared.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
-	pthread_mutex_lock(&shared.lock);
-	call = shared.head;
-	shared.head = NULL;
-	shared.tail = &shared.head;
-	pthread_mutex_unlock(&shared.lock);
-	for (; call; call = next) {
-		next = call->next;
-		for (unsigned i = 0; i < call->n; i++) {
-			if (call->ops[i].res != OP_PENDING)
-				continue;
-			call->ops[i].next = NULL;
-			**pend_tail = &call->ops[i];
-			*pend_tail = &call->ops[i].next;
-		}
-	}
-}
-
-/* One round of the submission thread: queue the poll of the eventfd if it
- * is not armed, as many waiting ops as fit, submit, wait for one
- * completion and handle every completion there is. */
-static void shared_round(struct io_ring *r, bool *armed, struct io_op **pend,
-			 struct io_op ***pend_tail, unsigned *inflight)
-{
-	struct io_uring_cqe *cqe;
-	unsigned head, seen = 0;
-
-	if (!*armed) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-
-		if (sqe) {
-			io_uring_prep_poll_add(sqe, shared.efd, POLLIN);
-			io_uring_sqe_set_data(sqe, NULL);
-			*armed = true;
-		}
-	}
-	while (*pend && op_queue(r, *pend)) {
-		(*inflight)++;
-		*pend = (*pend)->next;
-		if (!*pend)
-			*pend_tail = pend;
-	}
-	io_uring_submit_and_wait(&r->ring, 1);
-	count(&stats.submits, 1);
-	io_uring_for_each_cqe(&r->ring, head, cqe) {
-		struct io_op *op = io_uring_cqe_get_data(cqe);
-
-		seen++;
-		if (op)
-			(*inflight)--;
-		if (!op) {
-			*armed = false;
-			shared_take(pend_tail);
-		} else if (!op_complete(op, cqe->res)) {
-			op->next = *pend;   /* read the rest first */
-			if (!*pend)
-				*pend_tail = &op->next;
-			*pend = op;
-		} else if (--op->call->left == 0) {
-			call_finish(op->call);
-		}
-	}
-	io_uring_cq_advance(&r->ring, seen);
-}
-
-static void *shared_main(void *arg)
-{
-	struct shared_start *st = arg;
-	struct io_op *pend = NULL, **pend_tail = &pend;
-	struct io_ring *r = NULL;
-	unsigned inflight = 0;
-	bool armed = false;
-	int rc = ring_new(SHARED_DEPTH, &r);
-
-	shared.ring = r;
-	pthread_mutex_lock(&st->lock);
-	st->rc = rc;
-	st->done = true;
-	pthread_cond_signal(&st->cond);
-	pthread_mutex_unlock(&st->lock);
-	if (rc)
-		return NULL;
-	for (;;) {
-		/* Asked to stop: end once every call queued is done. A caller
-		 * queues under shared.lock after checking shared.stop, so none
-		 * is left behind. */
-		bool done = false;
-
-		if (atomic_load(&shared.stop) && !pend && !inflight) {
-			pthread_mutex_lock(&shared.lock);
-			done = !shared.head;
-			pthread_mutex_unlock(&shared.lock);
-		}
-		if (done)
-			break;
-		shared_round(r, &armed, &pend, &pend_tail, &inflight);
-	}
-	shared.ring = NULL;
-	ring_free(r);
-	return NULL;
-}
-
-/* Starts the submission thread, which makes the ring itself (its only
- * issuer). Returns 0 or the ring's -errno. The thread runs until exit. */
-static int shared_start(void)
-{
-	struct shared_start st = { .lock = PTHREAD_MUTEX_INITIALIZER,
-				   .cond = PTHREAD_COND_INITIALIZER };
-	sigset_t all, old;
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc;
-
-	shared.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (shared.efd < 0)
-		return -errno;
-	/* Signals stay with the application's threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	rc = -pthread_create(&tid, &attr, shared_main, &st);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0) {
-		pthread_mutex_lock(&st.lock);
-		while (!st.done)
-			pthread_cond_wait(&st.cond, &st.lock);
-		rc = st.rc;
-		pthread_mutex_unlock(&st.lock);
-		shared.tid = tid;
-		shared.running = true;
-		if (rc) {
-			pthread_join(tid, NULL);
-			shared.running = false;
-		}
-	}
-	if (rc) {
-		close(shared.efd);
-		shared.efd = -1;
-	}
-	return rc;
-}
-
-/* ---- stopping the submission thread; fork ----
+/* ---- fork ----
  *
- * A daemon opens its layers, then forks to go to the background: a thread
- * does not survive a fork, and an io_uring belongs to the task that made
- * it. So the submission thread is stopped (after its last call) before a
- * fork and started again by the next shared read, in parent and child;
- * the forking thread's own ring is dropped in the child and made again on
- * its next read. */
-static atomic_bool shared_restart;
-
-/* Ends the submission thread once its calls are done; init_lock held. */
-static void shared_stop(void)
-{
-	uint64_t one = 1;
-
-	if (!shared.running)
-		return;
-	atomic_store(&shared.stop, true);
-	while (write(shared.efd, &one, sizeof(one)) < 0 && errno == EINTR)
-		;
-	pthread_join(shared.tid, NULL);
-	shared.running = false;
-	close(shared.efd);
-	shared.efd = -1;
-}
+ * The submission thread is stopped before a fork and started again by the
+ * next shared read (io_shared.c says why); the forking thread's own ring
+ * is dropped in the child and made again on its next read. */
 
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&init_lock);
-	if (shared.running) {
-		shared_stop();
-		atomic_store(&shared_restart, true);
-	}
-	pthread_mutex_lock(&shared.lock);
+	pthread_mutex_lock(&io_init_lock);
+	io_shared_fork_prepare();
 }
 
 static void fork_parent(void)
 {
-	pthread_mutex_unlock(&shared.lock);
-	if (atomic_load(&shared_restart))
-		atomic_store(&shared.stop, false);
-	pthread_mutex_unlock(&init_lock);
+	io_shared_fork_after();
+	pthread_mutex_unlock(&io_init_lock);
 }
 
 static void fork_child(void)
 {
 	struct io_thread *t = tl_thread;
 
-	pthread_mutex_unlock(&shared.lock);
-	if (atomic_load(&shared_restart))
-		atomic_store(&shared.stop, false);
-	pthread_mutex_unlock(&init_lock);
+	io_shared_fork_after();
+	pthread_mutex_unlock(&io_init_lock);
 	if (t && t->ring) {
-		ring_free(t->ring);
+		io_ring_free(t->ring);
 		t->ring = NULL;
 		t->ring_failed = false;
 	}
@@ -569,64 +161,13 @@ static void fork_hooks(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-/* Hands the pending ops of @call to the submission thread and sleeps
- * until they are all finished. Returns false when there is no submission
- * thread (it could not be started again after a fork): the caller preads. */
-static bool shared_run(struct io_call *call)
-{
-	uint64_t one = 1;
-	bool kick;
-
-	if (atomic_load(&shared_restart)) {
-		pthread_mutex_lock(&init_lock);
-		if (atomic_load(&shared_restart) && shared_start() == 0)
-			atomic_store(&shared_restart, false);
-		pthread_mutex_unlock(&init_lock);
-		if (atomic_load(&shared_restart))
-			return false;
-	}
-
-	call->left = 0;
-	for (unsigned i = 0; i < call->n; i++)
-		call->left += call->ops[i].res == OP_PENDING;
-	if (!call->left)
-		return true;
-	call->done = false;
-	call->next = NULL;
-	pthread_mutex_init(&call->lock, NULL);
-	pthread_cond_init(&call->cond, NULL);
-	/* The thread empties the queue each time it is kicked, so a caller
-	 * that finds it non-empty rides on the kick already sent. */
-	pthread_mutex_lock(&shared.lock);
-	if (atomic_load(&shared.stop)) {
-		/* lm_io_shutdown was called: no thread to hand it to. */
-		pthread_mutex_unlock(&shared.lock);
-		pthread_cond_destroy(&call->cond);
-		pthread_mutex_destroy(&call->lock);
-		return false;
-	}
-	kick = !shared.head;
-	*shared.tail = call;
-	shared.tail = &call->next;
-	pthread_mutex_unlock(&shared.lock);
-	while (kick && write(shared.efd, &one, sizeof(one)) < 0 && errno == EINTR)
-		;
-	pthread_mutex_lock(&call->lock);
-	while (!call->done)
-		pthread_cond_wait(&call->cond, &call->lock);
-	pthread_mutex_unlock(&call->lock);
-	pthread_cond_destroy(&call->cond);
-	pthread_mutex_destroy(&call->lock);
-	return true;
-}
-
 /* ---- thread state ---- */
 
 static void thread_free(void *arg)
 {
 	struct io_thread *t = arg;
 
-	ring_free(t->ring);
+	io_ring_free(t->ring);
 	free(t->bounce);
 	free(t);
 	tl_thread = NULL;
@@ -772,18 +313,7 @@ int lm_io_backend_parse(const char *s, enum lm_io_backend *out)
 	return -EINVAL;
 }
 
-/* Whether this process may make a ring at all. Returns 0 or -errno. */
-static int uring_probe(void)
-{
-	struct io_uring ring;
-	int rc = io_uring_queue_init(4, &ring, 0);
-
-	if (rc == 0)
-		io_uring_queue_exit(&ring);
-	return rc;
-}
-
-/* Settles @want (not AUTO) or the environment's choice; init_lock held. */
+/* Settles @want (not AUTO) or the environment's choice; io_init_lock held. */
 static int backend_choose(enum lm_io_backend want)
 {
 	const char *env = getenv("LAMINA_IO");
@@ -793,12 +323,12 @@ static int backend_choose(enum lm_io_backend want)
 		return -EINVAL;
 	switch (want) {
 	case LM_IO_AUTO:
-		return uring_probe() == 0 ? LM_IO_URING : LM_IO_PREAD;
+		return io_ring_probe() == 0 ? LM_IO_URING : LM_IO_PREAD;
 	case LM_IO_URING:
-		rc = uring_probe();
+		rc = io_ring_probe();
 		return rc ? rc : LM_IO_URING;
 	case LM_IO_SHARED:
-		rc = shared_start();
+		rc = io_shared_start();
 		return rc ? rc : LM_IO_SHARED;
 	case LM_IO_PREAD:
 		return LM_IO_PREAD;
@@ -813,14 +343,14 @@ int lm_io_init(enum lm_io_backend want)
 	if (rc >= 0)
 		return rc;
 	pthread_once(&key_once, key_make);
-	pthread_mutex_lock(&init_lock);
+	pthread_mutex_lock(&io_init_lock);
 	rc = atomic_load_explicit(&chosen, memory_order_relaxed);
 	if (rc < 0) {
 		rc = backend_choose(want);
 		if (rc >= 0)
 			atomic_store_explicit(&chosen, rc, memory_order_release);
 	}
-	pthread_mutex_unlock(&init_lock);
+	pthread_mutex_unlock(&io_init_lock);
 	return rc;
 }
 
@@ -941,14 +471,14 @@ static void run(struct io_thread *t, struct io_call *call)
 {
 	switch (atomic_load_explicit(&chosen, memory_order_relaxed)) {
 	case LM_IO_SHARED:
-		if (shared_run(call))
+		if (io_shared_run(call))
 			return;
 		break;
 	case LM_IO_URING:
 		if (t && !t->ring && !t->ring_failed)
-			t->ring_failed = ring_new(LM_IO_BATCH_MAX, &t->ring) != 0;
-		if (t && t->ring && uring_run(t->ring, call)) {
-			ring_free(t->ring);
+			t->ring_failed = io_ring_new(LM_IO_BATCH_MAX, &t->ring) != 0;
+		if (t && t->ring && io_ring_run(t->ring, call)) {
+			io_ring_free(t->ring);
 			t->ring = NULL;
 			t->ring_failed = true;
 		}
@@ -995,12 +525,4 @@ void lm_io_stats(struct lm_io_stats *s)
 	s->ranges = atomic_load_explicit(&stats.ranges, memory_order_relaxed);
 	s->bytes = atomic_load_explicit(&stats.bytes, memory_order_relaxed);
 	s->submits = atomic_load_explicit(&stats.submits, memory_order_relaxed);
-}
-
-void lm_io_shutdown(void)
-{
-	pthread_mutex_lock(&init_lock);
-	shared_stop();   /* shared.stop stays set: later reads use pread */
-	atomic_store(&shared_restart, false);
-	pthread_mutex_unlock(&init_lock);
 }
