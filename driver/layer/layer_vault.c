@@ -1788,7 +1788,7 @@ static int vault_symlink(struct lm_layer *l, const char *target, const char *pat
 {
 	struct lm_vault *v = VL(l);
 	const char *rel;
-	int dfd, rc;
+	int dfd = -1, rc;
 
 	VPATH(p, v, path);
 	rc = side_write(v, p);

@@ -28,7 +28,7 @@
 
 static const char *outdir;
 
-static void die(const char *what, const struct lm_err *err)
+static _Noreturn void die(const char *what, const struct lm_err *err)
 {
 	fprintf(stderr, "gen_corpus_vault: %s: %s\n", what, err ? err->msg : "");
 	exit(1);
