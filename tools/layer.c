@@ -61,8 +61,9 @@ static const char rm_usage[] =
 	"Usage: lamina layer rm DIGEST [--store DIR] [--json]\n"
 	"\n"
 	"Removes a layer and, when it is encrypted, its key slot file (overwritten\n"
-	"first: the layer is unreadable from then on). Containers that use it must be\n"
-	"gone. Needs no secret.\n";
+	"first: the layer is unreadable from then on). Refused (exit 1, nothing\n"
+	"removed) while a laminafs mount serves the layer: unmount it first. Other\n"
+	"containers that use it must be gone. Needs no secret.\n";
 
 static bool layer_opt(void *ctx, int opt, const char *arg)
 {
