@@ -412,3 +412,141 @@ out_unlock:
 	lm_store_unlock(st);
 	return rc;
 }
+
+/* ---- temporary files of imports ---------------------------------------- */
+
+/* Takes the flock @op of @fd, waiting through signals (an import's
+ * Ctrl-C is seen once it has the lock: the holders keep it for a rename
+ * or a directory listing). Returns 0 or -errno. */
+static int lock_wait(int fd, int op)
+{
+	while (flock(fd, op) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+int lm_sealed_tmp_create(int dfd, char *name, size_t size)
+{
+	unsigned char rnd[8];
+	char hex[2 * sizeof(rnd) + 1];
+	int fd, n, lk;
+
+	lm_crypt_random(rnd, sizeof(rnd));
+	lm_crypt_hex(hex, rnd, sizeof(rnd));
+	n = snprintf(name, size, LM_SEALED_TMP_PREFIX "%s" LM_TMP_SUFFIX, hex);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	/* Created and locked with no cleaner looking, which would otherwise
+	 * find it unlocked in between and take it for a dead import's. A
+	 * directory that cannot be locked cannot be cleaned either. */
+	lk = lock_wait(dfd, LOCK_SH);
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		fd = -errno;
+	else /* a new file: only a process outside the protocol may hold it */
+		lock_wait(fd, LOCK_EX);
+	if (lk == 0)
+		flock(dfd, LOCK_UN);
+	return fd;
+}
+
+/* Moves @tmp to @digest unless it exists: 0, 1 when it did (@tmp
+ * stays), or -errno (@tmp stays). */
+static int tmp_rename(int dfd, const char *tmp, const char *digest)
+{
+	if (renameat2(dfd, tmp, dfd, digest, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return 1;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* A file system without RENAME_NOREPLACE: a link fails the same. */
+	if (linkat(dfd, tmp, dfd, digest, 0) < 0)
+		return errno == EEXIST ? 1 : -errno;
+	unlinkat(dfd, tmp, 0);
+	return 0;
+}
+
+int lm_sealed_tmp_commit(int dfd, int fd, const char *name, const char *digest)
+{
+	int lk = lock_wait(dfd, LOCK_SH), rc;
+
+	/* Unlocked before the rename, under the directory's lock, so that no
+	 * cleaner sees the temporary file unlocked and the layer never
+	 * carries the import's lock; locked again if it stays temporary. */
+	flock(fd, LOCK_UN);
+	rc = tmp_rename(dfd, name, digest);
+	if (rc)
+		flock(fd, LOCK_EX | LOCK_NB);
+	if (lk == 0)
+		flock(dfd, LOCK_UN);
+	if (rc == 0 && lm_fsync_dir(dfd) < 0)
+		rc = -EIO;
+	return rc;
+}
+
+static bool tmp_name(const char *s)
+{
+	size_t n = strlen(s), p = sizeof(LM_SEALED_TMP_PREFIX) - 1,
+	       x = sizeof(LM_TMP_SUFFIX) - 1;
+
+	return n > p + x && !strncmp(s, LM_SEALED_TMP_PREFIX, p) &&
+	       !strcmp(s + n - x, LM_TMP_SUFFIX);
+}
+
+struct clean_ctx {
+	void (*removed)(void *arg, const char *name);
+	void *arg;
+	int count;
+};
+
+/* Removes the temporary file @de if no import holds it. The name cannot
+ * change meanwhile: the caller holds the directory's exclusive lock, and
+ * only imports create, rename or remove such names, under its shared
+ * one. */
+static int clean_one(int dirfd, const struct dirent *de, void *arg)
+{
+	struct clean_ctx *c = arg;
+	struct stat sb;
+	int fd;
+
+	if (!tmp_name(de->d_name))
+		return 0;
+	fd = openat(dirfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+	    unlinkat(dirfd, de->d_name, 0) == 0) {
+		c->count++;
+		if (c->removed)
+			c->removed(c->arg, de->d_name);
+	}
+	close(fd);
+	return 0;
+}
+
+int lm_sealed_tmp_clean(struct lm_store *st, void (*removed)(void *arg, const char *name),
+			void *arg)
+{
+	struct clean_ctx c = { removed, arg, 0 };
+	int dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, false), rc;
+
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	/* Without waiting: an import holds the shared lock only while it
+	 * creates or renames its file, and what is left now is left next
+	 * time too. */
+	if (flock(dfd, LOCK_EX | LOCK_NB) < 0) {
+		close(dfd);
+		return 0;
+	}
+	rc = lm_store_foreach_entry(st, LM_SEALED_STORE_DIR, clean_one, &c);
+	if (c.count)
+		lm_fsync_dir(dfd);
+	close(dfd); /* and its lock */
+	return rc ? rc : c.count;
+}

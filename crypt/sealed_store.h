@@ -6,7 +6,14 @@
  * Advisory locks (flock) say who is using which file:
  *   - a layer file being served (laminafs, through lm_sealed_file_open_path)
  *     holds a shared lock for as long as it is served; lm_sealed_remove
- *     takes the exclusive lock and refuses a layer it cannot have.
+ *     takes the exclusive lock and refuses a layer it cannot have;
+ *   - an import's temporary file (lm_sealed_tmp_create) holds an exclusive
+ *     lock until it is renamed or removed, so one whose lock is free was
+ *     left by an import that died (kill -9, a crash), and
+ *     lm_sealed_tmp_clean removes it;
+ *   - the layers/ directory itself: shared by an import while its
+ *     temporary file is created or renamed, exclusive while a cleaner
+ *     looks, so a cleaner never sees a live import's file unlocked.
  * Readers of the CLI (ls, inspect, verify, export) take no lock.
  */
 #ifndef LM_SEALED_STORE_H
@@ -110,5 +117,35 @@ int lm_sealed_file_keys(struct lm_store *st, const struct lm_sealed_file *f,
  * -ENOENT, -EBUSY when a mount holds the layer's shared lock (nothing is
  * removed), or -errno. */
 int lm_sealed_remove(struct lm_store *st, const char *hex, struct lm_err *err);
+
+/* ---- temporary files of imports: layers/.import-<16 hex>.lmtmp ---- */
+
+#define LM_SEALED_TMP_PREFIX ".import-"
+/* Bytes of a temporary file's name, with its NUL. */
+#define LM_SEALED_TMP_NAME_MAX 48u
+
+/* Creates a new temporary file, opened read-write, in the layers directory
+ * @dfd of a store (the caller's descriptor of it, kept open until
+ * lm_sealed_tmp_commit), its name into @name (LM_SEALED_TMP_NAME_MAX
+ * bytes), holding its exclusive flock: the mark of a live import. Returns
+ * the descriptor (the caller closes it after the commit, or after removing
+ * @name on failure: closing first lets a cleaner remove it) or -errno. */
+int lm_sealed_tmp_create(int dfd, char *name, size_t size);
+
+/* Renames the temporary file @name, open as @fd, to @digest unless the
+ * store has that layer, and fsyncs @dfd. The import's lock is not carried
+ * over to the layer, where lm_sealed_remove would take it for a mount's.
+ * Returns 0, 1 when @digest exists (@name stays, locked), -EIO when the
+ * rename is done but @dfd did not sync, or -errno (@name stays, locked). */
+int lm_sealed_tmp_commit(int dfd, int fd, const char *name, const char *digest);
+
+/* Removes the temporary files of layers/ in @st whose import died: those
+ * whose exclusive flock it can take. A live import's file is kept. Calls
+ * @removed (may be NULL) with each name removed. Best effort: a file it
+ * cannot open, lock or remove is left, and while an import is creating or
+ * renaming its file it removes nothing (the next run will). Returns the
+ * count removed, or -errno when layers/ cannot be read. */
+int lm_sealed_tmp_clean(struct lm_store *st, void (*removed)(void *arg, const char *name),
+			void *arg);
 
 #endif

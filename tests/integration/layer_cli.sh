@@ -22,6 +22,9 @@
 #     with one line, exit 1, and removes nothing, while ls, inspect, verify
 #     and export still run; after the unmount rm removes it (this part
 #     needs root, /dev/fuse and $LAMINAFS, and is skipped without them)
+#   - the temporary file of an import killed with SIGKILL is removed by the
+#     next import, with one warning; one a live process holds locked is
+#     kept (and never listed) until it lets go, then ls removes it
 set -u
 # With root, /dev/fuse and $LAMINAFS, lib.sh (lm_init: $T, and a trap that
 # unmounts everything under it and ends its daemons on any exit); without,
@@ -40,6 +43,7 @@ TARPY="$HERE/layer_tar.py"
 command -v "$PY" >/dev/null || lm_die "python3 is needed"
 BUSYBOX=$(command -v busybox) || lm_skip "busybox (busybox-static) is not installed"
 command -v zstd >/dev/null || lm_skip "zstd is not installed"
+command -v flock >/dev/null || lm_die "flock (util-linux) is needed"
 [ $MOUNTS -eq 1 ] || lm_tmpdir
 unset LAMINA_PASSPHRASE_FILE LAMINA_STORE SOURCE_DATE_EPOCH
 S=$T/store
@@ -302,6 +306,54 @@ if [ $MOUNTS -eq 1 ]; then
 else
 	lm_log "*** SKIPPED: rm of a mounted layer (needs root, /dev/fuse and LAMINAFS) ***"
 fi
+
+# ---- temporary files of killed imports ---------------------------------------------
+# An import from a fifo that never ends, killed with SIGKILL: no handler runs.
+no_tmp_left "before the killed import"
+mkfifo "$T/fifo"
+"$LAMINA" --store "$S" layer import - <"$T/fifo" >"$T/killed" 2>&1 &
+ipid=$!
+exec 7>"$T/fifo"
+head -c 1M "$T/r.tar" >&7
+for _ in $(seq 100); do compgen -G "$S/layers/.import-*" >/dev/null && break; sleep 0.1; done
+KT=$(compgen -G "$S/layers/.import-*")
+[ -n "$KT" ] && [ "$(echo "$KT" | wc -l)" -eq 1 ] || lm_die "the import's temporary file: '$KT'"
+# Tried until it fails: the file appears a moment before it is locked.
+for _ in $(seq 50); do flock -n "$KT" true || break; sleep 0.1; done
+flock -n "$KT" true && lm_fail "a live import does not hold its temporary file's lock"
+L layer ls >/dev/null 2>"$T/err" || lm_fail "ls during an import: $(cat "$T/err")"
+[ -s "$T/err" ] && lm_fail "ls during an import said: $(cat "$T/err")"
+exists "ls during an import" "$KT"
+kill -KILL $ipid
+wait $ipid 2>/dev/null # (not "Killed" in the log)
+lm_check "the killed import: exit" 137 $?
+exec 7>&-
+exists "after SIGKILL" "$KT"
+# One a live process holds (a concurrent import, as far as anyone can
+# tell): a subshell that locks it with flock(1), then becomes the sleep.
+LT=$S/layers/.import-0123456789abcdef.lmtmp
+( exec 9>"$LT" && flock 9 && : >"$T/held" && exec sleep 120 ) &
+hpid=$!
+for _ in $(seq 100); do [ -e "$T/held" ] && break; sleep 0.1; done
+[ -e "$T/held" ] || lm_die "the holder of $LT did not start"
+L layer import "$T/wh.tar" >"$T/out" 2>"$T/err" || lm_fail "import after a killed one: $(cat "$T/err")"
+lm_check "import after a killed one: lines on stderr" 1 "$(wc -l <"$T/err")"
+grep -qx "lamina: warning: removed $KT, left by an import that did not finish" "$T/err" ||
+	lm_fail "import after a killed one: $(cat "$T/err")"
+gone "the next import" "$KT"
+exists "the next import, a held temporary file" "$LT"
+L layer ls >"$T/out" 2>"$T/err" || lm_fail "ls with a held temporary file"
+grep -q "import" "$T/out" && lm_fail "ls lists a temporary file: $(cat "$T/out")"
+[ -s "$T/err" ] && lm_fail "ls with a held temporary file said: $(cat "$T/err")"
+exists "ls, a held temporary file" "$LT"
+kill $hpid
+wait $hpid 2>/dev/null
+L layer ls --json >"$T/out" 2>"$T/err" || lm_fail "ls after the holder let go"
+lm_check "ls after the holder let go: lines on stderr" 1 "$(wc -l <"$T/err")"
+grep -qx "lamina: warning: removed $LT, left by an import that did not finish" "$T/err" ||
+	lm_fail "ls after the holder let go: $(cat "$T/err")"
+gone "ls after the holder let go" "$LT"
+"$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" || lm_fail "ls --json with a warning: not JSON"
 
 L audit show | grep -q "layer.rm" || lm_fail "no layer.rm audit record"
 L audit show | grep -q "layer.import" || lm_fail "no layer.import audit record"

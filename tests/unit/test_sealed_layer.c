@@ -2,7 +2,8 @@
  * with the builder, opened as layers, and read through the layer ops on
  * each io back end (the test runs itself once per LAMINA_IO value) and
  * with caches of every size, against the bytes that went in; and the
- * store's lock (crypt/sealed_store.h): a layer in use cannot be removed.
+ * store's locks (crypt/sealed_store.h): a layer in use cannot be removed,
+ * and only the temporary files of dead imports are cleaned.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -360,6 +361,64 @@ static void check_rm_lock(struct lm_store *st, const char *path, char *hex)
 	CHECK_RC(unlink(lpath), 0);
 }
 
+static int removed_count;
+
+static void on_removed(void *arg, const char *name)
+{
+	(void)arg, (void)name;
+	removed_count++;
+}
+
+static bool present(int dfd, const char *name)
+{
+	return faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* An import's temporary file: kept while it is held, removed once its
+ * import is dead (no lock), not removed while an import creates or
+ * renames its own; the lock does not follow the file to its digest. */
+static void check_tmp_lock(struct lm_store *st, const char *hex)
+{
+	static const char stale[] = LM_SEALED_TMP_PREFIX "00000000000000aa.lmtmp";
+	char name[LM_SEALED_TMP_NAME_MAX];
+	int dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, true), fd, probe;
+
+	CHECK(dfd >= 0);
+	fd = lm_sealed_tmp_create(dfd, name, sizeof(name));
+	CHECK(fd >= 0);
+	probe = openat(dfd, stale, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	CHECK(probe >= 0);
+	close(probe);
+	probe = openat(dfd, ".other", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	close(probe);
+	/* An import between creating and locking its file. */
+	probe = lm_store_dir(st, LM_SEALED_STORE_DIR, false);
+	CHECK(probe >= 0 && flock(probe, LOCK_SH) == 0);
+	CHECK_RC(lm_sealed_tmp_clean(st, on_removed, NULL), 0);
+	CHECK(present(dfd, stale));
+	close(probe);
+	removed_count = 0;
+	CHECK_RC(lm_sealed_tmp_clean(st, on_removed, NULL), 1);
+	CHECK_RC(removed_count, 1);
+	CHECK(!present(dfd, stale) && present(dfd, name) && present(dfd, ".other"));
+	CHECK_RC(lm_sealed_tmp_commit(dfd, fd, name, hex), 0);
+	CHECK(!present(dfd, name) && present(dfd, hex));
+	probe = openat(dfd, hex, O_RDONLY | O_CLOEXEC);
+	CHECK(probe >= 0 && flock(probe, LOCK_EX | LOCK_NB) == 0);
+	close(probe);
+	close(fd);
+	/* A digest the store has: the file stays temporary, and held. */
+	fd = lm_sealed_tmp_create(dfd, name, sizeof(name));
+	CHECK(fd >= 0);
+	CHECK_RC(lm_sealed_tmp_commit(dfd, fd, name, hex), 1);
+	CHECK_RC(lm_sealed_tmp_clean(st, NULL, NULL), 0);
+	CHECK(present(dfd, name));
+	close(fd);
+	CHECK_RC(lm_sealed_tmp_clean(st, NULL, NULL), 1);
+	CHECK(!present(dfd, name) && present(dfd, hex) && present(dfd, ".other"));
+	close(dfd);
+}
+
 static void check_locks(const char *path)
 {
 	char store[300], hex[LM_SEALED_DIGEST_HEX + 1];
@@ -375,6 +434,7 @@ static void check_locks(const char *path)
 	CHECK(dfd >= 0);
 	close(dfd);
 	check_rm_lock(st, path, hex);
+	check_tmp_lock(st, hex);
 	lm_store_free(st);
 }
 
