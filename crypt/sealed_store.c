@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,7 @@ int lm_sealed_file_open(struct lm_store *st, const char *hex, bool any_name,
 
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
+	f->lock_rc = -ENOLCK;
 	if (!lm_sealed_digest_valid(hex))
 		return lm_errf(err, -EINVAL, "'%.80s' is not a layer digest", hex);
 	memcpy(f->hex, hex, sizeof(f->hex));
@@ -176,6 +178,24 @@ int lm_sealed_file_open(struct lm_store *st, const char *hex, bool any_name,
 	return file_decode(f, hex, hex, any_name, err);
 }
 
+/* The shared lock of a layer in use only keeps `lamina layer rm` away
+ * (lm_sealed_remove); reading never depends on it: a layer file never
+ * changes, and an open descriptor keeps its inode readable even after its
+ * name is removed. So no failure to lock stops the open:
+ *   - -EWOULDBLOCK: a removal holds the exclusive lock right now. The
+ *     layer opens as it was; if the removal goes on, the mount serves the
+ *     file it opened until it ends, just no longer protected (an encrypted
+ *     layer whose slot file is already gone fails for want of its key).
+ *     Waiting instead would hang the mount on whoever holds the lock.
+ *   - anything else (-ENOLCK, -EOPNOTSUPP: a file system without flock,
+ *     for a layer given by path): the layer is served unprotected, as it
+ *     was before there were locks; lm_sealed_remove needs flock anyway.
+ * Non-blocking, and the caller hears of it through f->lock_rc. */
+static int file_share(int fd)
+{
+	return flock(fd, LOCK_SH | LOCK_NB) < 0 ? -errno : 0;
+}
+
 int lm_sealed_file_open_path(const char *path, const char *expect, struct lm_sealed_file *f,
 			     struct lm_err *err)
 {
@@ -184,6 +204,7 @@ int lm_sealed_file_open_path(const char *path, const char *expect, struct lm_sea
 	if (f->fd < 0)
 		return lm_errf(err, -errno, "cannot open sealed layer %s: %s", path,
 			       strerror(errno));
+	f->lock_rc = file_share(f->fd);
 	if (expect)
 		snprintf(f->hex, sizeof(f->hex), "%s", expect);
 	return file_decode(f, path, expect, false, err);
@@ -314,41 +335,218 @@ static int remove_slot(struct lm_store *st, const char *name, struct lm_err *err
 	return rc;
 }
 
+/* Opens layers/@hex (in @dfd) for its removal and takes its exclusive
+ * flock, without waiting: a mount holds the shared one while it serves
+ * the layer. A file system without flock is refused too (the store lock
+ * needs flock as well). Returns the descriptor (its close releases the
+ * lock), or -ENOENT, -EBUSY or -errno with @err set. */
+static int remove_lock(struct lm_store *st, int dfd, const char *hex, struct lm_err *err)
+{
+	int fd = openat(dfd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc;
+
+	if (fd < 0) {
+		rc = errno == ELOOP ? -ENOENT : -errno;
+		if (rc == -ENOENT)
+			return lm_errf(err, rc, "no layer %s in store %s (see lamina layer ls)", hex,
+				       st->path);
+		return lm_errf(err, rc, "cannot open layer %s: %s", hex, strerror(-rc));
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	close(fd);
+	if (rc == -EBUSY)
+		return lm_errf(err, rc, "layer %.12s is in use by a laminafs mount: unmount it first",
+			       hex);
+	return lm_errf(err, rc, "cannot lock layer %s: %s", hex, strerror(-rc));
+}
+
 int lm_sealed_remove(struct lm_store *st, const char *hex, struct lm_err *err)
 {
 	struct lm_sealed_file f;
 	char name[LM_SEALED_SLOT_NAME_MAX];
-	int dfd, rc = lm_sealed_file_open(st, hex, true, &f, NULL);
-	bool encrypted = rc == 0 && lm_sealed_encrypted(&f.sb);
+	bool encrypted;
+	int dfd, fd, rc;
 
-	if (rc == -ENOENT)
-		return lm_errf(err, rc, "no layer %s in store %s (see lamina layer ls)", hex,
-			       st->path);
+	if (!lm_sealed_digest_valid(hex))
+		return lm_errf(err, -EINVAL, "'%.80s' is not a layer digest", hex);
+	/* The store lock first: a second removal waits here, then finds the
+	 * layer gone, rather than taking the first one's lock for a mount's. */
+	rc = lm_store_lock(st, err);
+	if (rc)
+		return rc;
+	dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, false);
+	if (dfd < 0) {
+		rc = dfd == -ENOENT ?
+			lm_errf(err, dfd, "no layer %s in store %s (see lamina layer ls)", hex,
+				st->path) :
+			lm_errf(err, dfd, "cannot open %s/%s: %s", st->path, LM_SEALED_STORE_DIR,
+				strerror(-dfd));
+		goto out_unlock;
+	}
+	fd = remove_lock(st, dfd, hex, err);
+	if (fd < 0) {
+		rc = fd;
+		goto out_dir;
+	}
 	/* A damaged superblock does not stop a removal; its slot file, if
 	 * any, can no longer be named and stays for lamina tenant show. */
+	rc = lm_sealed_file_open(st, hex, true, &f, NULL);
+	encrypted = rc == 0 && lm_sealed_encrypted(&f.sb);
 	if (encrypted)
 		lm_sealed_slot_name(f.sb.layer_id, name);
 	if (rc == 0)
 		lm_sealed_file_close(&f);
-	rc = lm_store_lock(st, err);
+	rc = encrypted ? remove_slot(st, name, err) : 0;
 	if (rc)
-		return rc;
-	if (encrypted)
-		rc = remove_slot(st, name, err);
-	if (rc)
-		goto out_unlock;
-	dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, false);
-	if (dfd < 0) {
-		rc = lm_errf(err, dfd, "cannot open %s/%s: %s", st->path,
-			     LM_SEALED_STORE_DIR, strerror(-dfd));
-		goto out_unlock;
-	}
+		goto out_close;
 	if (unlinkat(dfd, hex, 0) < 0)
 		rc = lm_errf(err, -errno, "cannot remove layer %s: %s", hex, strerror(errno));
 	else
 		lm_fsync_dir(dfd);
+out_close:
+	close(fd); /* the layer's lock, once its name is gone */
+out_dir:
 	close(dfd);
 out_unlock:
 	lm_store_unlock(st);
 	return rc;
+}
+
+/* ---- temporary files of imports ---------------------------------------- */
+
+/* Takes the flock @op of @fd, waiting through signals (an import's
+ * Ctrl-C is seen once it has the lock: the holders keep it for a rename
+ * or a directory listing). Returns 0 or -errno. */
+static int lock_wait(int fd, int op)
+{
+	while (flock(fd, op) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+int lm_sealed_tmp_create(int dfd, char *name, size_t size)
+{
+	unsigned char rnd[8];
+	char hex[2 * sizeof(rnd) + 1];
+	int fd, n, lk;
+
+	lm_crypt_random(rnd, sizeof(rnd));
+	lm_crypt_hex(hex, rnd, sizeof(rnd));
+	n = snprintf(name, size, LM_SEALED_TMP_PREFIX "%s" LM_TMP_SUFFIX, hex);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	/* Created and locked with no cleaner looking, which would otherwise
+	 * find it unlocked in between and take it for a dead import's. A
+	 * directory that cannot be locked cannot be cleaned either. */
+	lk = lock_wait(dfd, LOCK_SH);
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		fd = -errno;
+	else /* a new file: only a process outside the protocol may hold it */
+		lock_wait(fd, LOCK_EX);
+	if (lk == 0)
+		flock(dfd, LOCK_UN);
+	return fd;
+}
+
+/* Moves @tmp to @digest unless it exists: 0, 1 when it did (@tmp
+ * stays), or -errno (@tmp stays). */
+static int tmp_rename(int dfd, const char *tmp, const char *digest)
+{
+	if (renameat2(dfd, tmp, dfd, digest, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return 1;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* A file system without RENAME_NOREPLACE: a link fails the same. */
+	if (linkat(dfd, tmp, dfd, digest, 0) < 0)
+		return errno == EEXIST ? 1 : -errno;
+	unlinkat(dfd, tmp, 0);
+	return 0;
+}
+
+int lm_sealed_tmp_commit(int dfd, int fd, const char *name, const char *digest)
+{
+	int lk = lock_wait(dfd, LOCK_SH), rc;
+
+	/* Unlocked before the rename, under the directory's lock, so that no
+	 * cleaner sees the temporary file unlocked and the layer never
+	 * carries the import's lock; locked again if it stays temporary. */
+	flock(fd, LOCK_UN);
+	rc = tmp_rename(dfd, name, digest);
+	if (rc)
+		flock(fd, LOCK_EX | LOCK_NB);
+	if (lk == 0)
+		flock(dfd, LOCK_UN);
+	if (rc == 0 && lm_fsync_dir(dfd) < 0)
+		rc = -EIO;
+	return rc;
+}
+
+static bool tmp_name(const char *s)
+{
+	size_t n = strlen(s), p = sizeof(LM_SEALED_TMP_PREFIX) - 1,
+	       x = sizeof(LM_TMP_SUFFIX) - 1;
+
+	return n > p + x && !strncmp(s, LM_SEALED_TMP_PREFIX, p) &&
+	       !strcmp(s + n - x, LM_TMP_SUFFIX);
+}
+
+struct clean_ctx {
+	void (*removed)(void *arg, const char *name);
+	void *arg;
+	int count;
+};
+
+/* Removes the temporary file @de if no import holds it. The name cannot
+ * change meanwhile: the caller holds the directory's exclusive lock, and
+ * only imports create, rename or remove such names, under its shared
+ * one. */
+static int clean_one(int dirfd, const struct dirent *de, void *arg)
+{
+	struct clean_ctx *c = arg;
+	struct stat sb;
+	int fd;
+
+	if (!tmp_name(de->d_name))
+		return 0;
+	fd = openat(dirfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+	    unlinkat(dirfd, de->d_name, 0) == 0) {
+		c->count++;
+		if (c->removed)
+			c->removed(c->arg, de->d_name);
+	}
+	close(fd);
+	return 0;
+}
+
+int lm_sealed_tmp_clean(struct lm_store *st, void (*removed)(void *arg, const char *name),
+			void *arg)
+{
+	struct clean_ctx c = { removed, arg, 0 };
+	int dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, false), rc;
+
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	/* Without waiting: an import holds the shared lock only while it
+	 * creates or renames its file, and what is left now is left next
+	 * time too. */
+	if (flock(dfd, LOCK_EX | LOCK_NB) < 0) {
+		close(dfd);
+		return 0;
+	}
+	rc = lm_store_foreach_entry(st, LM_SEALED_STORE_DIR, clean_one, &c);
+	if (c.count)
+		lm_fsync_dir(dfd);
+	close(dfd); /* and its lock */
+	return rc ? rc : c.count;
 }

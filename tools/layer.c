@@ -41,7 +41,8 @@ static const char import_usage[] =
 	"hard links, devices and OCI whiteouts are kept as data; an entry that would\n"
 	"leave the layer ('..', a link outside it, a path under a symlink) is refused.\n"
 	"A plain import of the same tarball gives the same digest (set SOURCE_DATE_EPOCH\n"
-	"for the same from standard input).\n"
+	"for the same from standard input). First it removes the temporary files that\n"
+	"imports killed mid-way left in the store (one warning line each).\n"
 	"\n"
 	"  --tenant T              encrypt the layer for tenant T (needs its secret)\n"
 	"  --cipher CIPHER         aes256gcm or xchacha20poly1305 (with --tenant;\n"
@@ -55,14 +56,16 @@ static const char ls_usage[] =
 	"\n"
 	"Lists the layers of the store: digest (the first 12 digits; --json gives all),\n"
 	"size on disk, inodes, plain or the tenant it is encrypted for, and when it was\n"
-	"created. Needs no secret.\n";
+	"created. Needs no secret. Like import, it removes the temporary files of\n"
+	"imports that were killed (one warning line each).\n";
 
 static const char rm_usage[] =
 	"Usage: lamina layer rm DIGEST [--store DIR] [--json]\n"
 	"\n"
 	"Removes a layer and, when it is encrypted, its key slot file (overwritten\n"
-	"first: the layer is unreadable from then on). Containers that use it must be\n"
-	"gone. Needs no secret.\n";
+	"first: the layer is unreadable from then on). Refused (exit 1, nothing\n"
+	"removed) while a laminafs mount serves the layer: unmount it first. Other\n"
+	"containers that use it must be gone. Needs no secret.\n";
 
 static bool layer_opt(void *ctx, int opt, const char *arg)
 {
@@ -174,6 +177,23 @@ void layer_human(char *out, size_t size, uint64_t b)
 		snprintf(out, size, "%llu", (unsigned long long)b);
 	else
 		snprintf(out, size, "%.1f%c", v, units[u]);
+}
+
+static void on_tmp_removed(void *arg, const char *name)
+{
+	const struct lm_store *st = arg;
+
+	lm_cli_error("warning: removed %s/%s/%s, left by an import that did not finish",
+		     st->path, LM_SEALED_STORE_DIR, name);
+}
+
+/* Removes what imports that were killed (kill -9, a crash) left in
+ * layers/: their temporary files, which no live import holds. Best
+ * effort: it never fails the verb (ls by a user who cannot write the
+ * store removes nothing). */
+static void clean_tmp(struct lm_store *st)
+{
+	(void)lm_sealed_tmp_clean(st, on_tmp_removed, st);
 }
 
 /* ---- import ----------------------------------------------------------- */
@@ -377,6 +397,7 @@ static int cmd_import(struct lm_cli *c, int argc, char **argv)
 	rc = lm_cli_store(c, true, &st);
 	if (rc)
 		return rc;
+	clean_tmp(st);
 	if (o.tenant) {
 		rc = lm_cli_tenant_check(st, o.tenant, &o.src);
 		if (!rc)
@@ -464,6 +485,8 @@ static int cmd_ls(struct lm_cli *c, int argc, char **argv)
 	rc = lm_cli_store(c, false, &st);
 	if (rc)
 		return rc;
+	clean_tmp(st);
+	/* Only digests: never a temporary file of an import. */
 	rc = lm_store_foreach_entry(st, LM_SEALED_STORE_DIR, list_one, &l);
 	if (rc) {
 		free(l.v);

@@ -30,9 +30,9 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "fileio.h"
 #include "kdf.h"
 #include "layer_import_int.h"
+#include "sealed_store.h"
 #include "slotfile.h"
 
 /* ---- names ------------------------------------------------------------ */
@@ -421,36 +421,6 @@ int lm_layer_import_fd(int fd, const struct lm_import_src *src,
 
 /* ---- into the store --------------------------------------------------- */
 
-/* Creates a new temporary file in layers/: its name into @tmp. */
-static int tmp_create(int dfd, char *tmp, size_t size)
-{
-	unsigned char rnd[8];
-	char hex[2 * sizeof(rnd) + 1];
-	int fd;
-
-	lm_crypt_random(rnd, sizeof(rnd));
-	lm_crypt_hex(hex, rnd, sizeof(rnd));
-	snprintf(tmp, size, ".import-%s" LM_TMP_SUFFIX, hex);
-	fd = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	return fd < 0 ? -errno : fd;
-}
-
-/* Moves @tmp to @digest unless it exists: 1 when it did (@tmp stays). */
-static int tmp_commit(int dfd, const char *tmp, const char *digest)
-{
-	if (renameat2(dfd, tmp, dfd, digest, RENAME_NOREPLACE) == 0)
-		return lm_fsync_dir(dfd) < 0 ? -EIO : 0;
-	if (errno == EEXIST)
-		return 1;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -errno;
-	/* A file system without RENAME_NOREPLACE: a link fails the same. */
-	if (linkat(dfd, tmp, dfd, digest, 0) < 0)
-		return errno == EEXIST ? 1 : -errno;
-	unlinkat(dfd, tmp, 0);
-	return lm_fsync_dir(dfd) < 0 ? -EIO : 0;
-}
-
 static void slot_drop(struct lm_store *st, const char *name)
 {
 	char file[LM_SEALED_SLOT_NAME_MAX + sizeof(LM_SLOTFILE_SUFFIX)];
@@ -481,7 +451,7 @@ static int import_commit(struct lm_store *st, const struct lm_tenant *t, int dfd
 		if (rc)
 			return rc;
 	}
-	rc = tmp_commit(dfd, tmp, r->digest);
+	rc = lm_sealed_tmp_commit(dfd, fd, tmp, r->digest);
 	if (rc < 0)
 		lm_errf(err, rc, "cannot put layer %s in %s/%s: %s", r->digest, st->path,
 			LM_SEALED_STORE_DIR, strerror(-rc));
@@ -515,7 +485,7 @@ int lm_layer_import(struct lm_store *st, const struct lm_tenant *t,
 {
 	struct lm_import_opts own = *o;
 	unsigned char id[LM_OBJECT_ID_BYTES], *dek = NULL;
-	char tmp[64];
+	char tmp[LM_SEALED_TMP_NAME_MAX];
 	int dfd, fd, rc;
 
 	memset(r, 0, sizeof(*r));
@@ -535,16 +505,17 @@ int lm_layer_import(struct lm_store *st, const struct lm_tenant *t,
 			     LM_SEALED_STORE_DIR, strerror(-dfd));
 		goto out_dek;
 	}
-	fd = tmp_create(dfd, tmp, sizeof(tmp));
+	fd = lm_sealed_tmp_create(dfd, tmp, sizeof(tmp));
 	if (fd < 0) {
 		rc = lm_errf(err, fd, "cannot create a file in %s/%s: %s", st->path,
 			     LM_SEALED_STORE_DIR, strerror(-fd));
 		goto out_dir;
 	}
 	rc = import_commit(st, t, dfd, fd, tmp, src, &own, r, err);
-	close(fd);
-	/* On success the name is gone (renamed) or a duplicate's. */
+	/* On success the name is gone (renamed) or a duplicate's. Removed
+	 * before the close ends its lock, so no cleaner races us to it. */
 	unlinkat(dfd, tmp, 0);
+	close(fd);
 	audit(st, t, src, r, rc, err);
 out_dir:
 	close(dfd);

@@ -79,7 +79,9 @@ int lm_layer_import_fd(int fd, const struct lm_import_src *src,
 		       struct lm_err *err);
 
 /* Imports @src into store @st: a temporary file in layers/, renamed to
- * layers/<digest> on success and removed on any failure. With @t (an
+ * layers/<digest> on success and removed on any failure; it holds its
+ * lock (lm_sealed_tmp_create) from creation to rename, so that one left
+ * by an import that was killed is told from a live one. With @t (an
  * open tenant) the layer is encrypted under a fresh random data key,
  * whose slot file (objects/layer-<id>.slots) is written before the
  * rename; @o->build's dek, tenant and layer_id are then the import's own.

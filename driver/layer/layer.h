@@ -191,7 +191,10 @@ struct lm_sealed_cfg {
 	const char *path;            /* the layer file, for messages */
 	/* The file opened and its superblock checked (crypt/sealed_store.h:
 	 * lm_sealed_file_open, lm_sealed_file_open_path); borrowed for the
-	 * call: the layer reads its own descriptor of the same file. */
+	 * call: the layer reads its own descriptor of the same file, and
+	 * keeps a duplicate of file->fd while it lives when that holds the
+	 * shared lock of a layer in use (file->lock_rc 0), so that
+	 * `lamina layer rm` refuses the layer until it is freed. */
 	const struct lm_sealed_file *file;
 	/* Encrypted layers: the keys (lm_sealed_file_keys), taken over by the
 	 * layer, also on failure; NULL for a plain layer. */

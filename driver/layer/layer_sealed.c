@@ -35,6 +35,10 @@ struct sealed_layer {
 	struct lm_sealed_keys *keys;     /* owned; NULL for a plain layer */
 	struct lm_sealed_meta *meta;     /* owned */
 	struct lm_io_file *io;           /* owned */
+	int lockfd;                      /* owned, or -1: a duplicate of the
+					  * opened file's descriptor, which
+					  * keeps its shared flock (a layer in
+					  * use) as long as the layer lives */
 	struct lm_cache *cache;          /* borrowed (cfg->cache) or owned */
 	bool own_cache;
 	uint64_t owner;                  /* our key space in the cache */
@@ -559,6 +563,8 @@ static void sealed_free(struct lm_layer *l)
 	lm_sealed_meta_free(sl->meta);
 	lm_sealed_keys_free(sl->keys);
 	lm_io_close(sl->io);
+	if (sl->lockfd >= 0)
+		close(sl->lockfd);
 	free(sl);
 }
 
@@ -592,6 +598,7 @@ int lm_layer_sealed_open(const struct lm_sealed_cfg *cfg, struct lm_layer **out,
 		snprintf(msg, msgsize, "%s: out of memory", cfg->path);
 		return -ENOMEM;
 	}
+	sl->lockfd = -1;
 	sl->sb = f->sb;
 	sl->keys = cfg->keys;
 	lm_sealed_digest_hex(&sl->sb, sl->hex);
@@ -612,6 +619,17 @@ int lm_layer_sealed_open(const struct lm_sealed_cfg *cfg, struct lm_layer **out,
 	if (rc) {
 		snprintf(msg, msgsize, "cannot open sealed layer %s: %s", cfg->path, strerror(-rc));
 		goto fail;
+	}
+	/* The reader's descriptor is a new open of the file, without the
+	 * lock; the lock lives on in a duplicate of the checked one. */
+	if (f->lock_rc == 0) {
+		sl->lockfd = fcntl(f->fd, F_DUPFD_CLOEXEC, 3);
+		if (sl->lockfd < 0) {
+			rc = -errno;
+			snprintf(msg, msgsize, "cannot open sealed layer %s: %s", cfg->path,
+				 strerror(-rc));
+			goto fail;
+		}
 	}
 	if (cfg->cache) {
 		sl->cache = cfg->cache;

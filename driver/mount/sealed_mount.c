@@ -86,6 +86,13 @@ int lm_sealed_mount_open(const struct lm_mount_opts *o, struct lm_vault_mount *v
 		snprintf(msg, msgsize, "%s", err.msg);
 		return rc;
 	}
+	/* Served all the same (sealed_store.c says why), but said. */
+	if (f.lock_rc == -EWOULDBLOCK)
+		fprintf(stderr, "laminafs: warning: sealed layer %s is being removed (lamina layer rm holds its lock)\n",
+			path);
+	else if (f.lock_rc)
+		fprintf(stderr, "laminafs: warning: sealed layer %s cannot be locked (%s): lamina layer rm will not see that this mount uses it\n",
+			path, strerror(-f.lock_rc));
 	if (lm_sealed_encrypted(&f.sb)) {
 		if (!t || !st)
 			rc = lm_errf(&err, -ENOKEY,

@@ -1,6 +1,6 @@
 #!/bin/bash
 # layer_cli: `lamina layer` as an admin uses it (the built binary in
-# $LAMINA; no FUSE needed).
+# $LAMINA; FUSE, with $LAMINAFS, only for rm of a mounted layer).
 #   - --help on the noun and every verb, unknown verb
 #   - a real rootfs (busybox-static, xattrs user.* and security.capability,
 #     hard links, setuid/setgid/sticky, a fifo, devices as root, a 255-byte
@@ -18,8 +18,24 @@
 #     the superblock, and a layer renamed to another digest (exit 6)
 #   - rm removes the layer and its slot file; a wrong secret is exit 4; a
 #     tenant rotation rewraps a layer's key, a shred makes it unreadable
+#   - rm of a layer a laminafs mount serves (plain and encrypted) is refused
+#     with one line, exit 1, and removes nothing, while ls, inspect, verify
+#     and export still run; after the unmount rm removes it (this part
+#     needs root, /dev/fuse and $LAMINAFS, and is skipped without them)
+#   - the temporary file of an import killed with SIGKILL is removed by the
+#     next import, with one warning; one a live process holds locked is
+#     kept (and never listed) until it lets go, then ls removes it
 set -u
-. "$(dirname "$0")/check.sh"
+# With root, /dev/fuse and $LAMINAFS, lib.sh (lm_init: $T, and a trap that
+# unmounts everything under it and ends its daemons on any exit); without,
+# only the checking vocabulary, and no mount.
+if [ "$(id -u)" -eq 0 ] && [ -c /dev/fuse ] && [ -n "${LAMINAFS:-}" ]; then
+	. "$(dirname "$0")/lib.sh"
+	MOUNTS=1
+else
+	. "$(dirname "$0")/check.sh"
+	MOUNTS=0
+fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 TARPY="$HERE/layer_tar.py"
 
@@ -27,7 +43,8 @@ TARPY="$HERE/layer_tar.py"
 command -v "$PY" >/dev/null || lm_die "python3 is needed"
 BUSYBOX=$(command -v busybox) || lm_skip "busybox (busybox-static) is not installed"
 command -v zstd >/dev/null || lm_skip "zstd is not installed"
-lm_tmpdir
+command -v flock >/dev/null || lm_die "flock (util-linux) is needed"
+[ $MOUNTS -eq 1 ] || lm_tmpdir
 unset LAMINA_PASSPHRASE_FILE LAMINA_STORE SOURCE_DATE_EPOCH
 S=$T/store
 ROOT=0; [ "$(id -u)" -eq 0 ] && ROOT=1
@@ -249,6 +266,95 @@ grep -q "1 object rewrapped" "$T/out" || lm_fail "rotate did not rewrap the laye
 L layer verify "$b" --tenant beta --key-file "$T/kb" >/dev/null 2>&1 || lm_fail "verify after a rotation"
 L tenant shred beta --yes >/dev/null 2>&1 || lm_fail "shred beta"
 lm_expect_fail "export of a shredded tenant's layer" 5 "shredded" L layer export "$b" --key-file "$T/kb" -o "$T/no.tar"
+
+# ---- rm of a layer in use ----------------------------------------------------------
+# exists LABEL FILE... — fail when a FILE is missing.
+exists() { local l=$1 f; shift; for f in "$@"; do [ -e "$f" ] || lm_fail "$l: $f is gone"; done; }
+gone() { local l=$1 f; shift; for f in "$@"; do [ -e "$f" ] && lm_fail "$l: $f is still there"; done; }
+if [ $MOUNTS -eq 1 ]; then
+	P=$(L layer import "$T/r.tar") || lm_die "import of the layer to mount"
+	E=$(L layer import "$T/r.tar.zst" --tenant acme --key-file "$T/ka") || lm_die "encrypted import to mount"
+	elid=$(L layer inspect "$E" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["layer_id"])')
+	ES=$S/objects/layer-$elid.slots
+	exists "before the mounts" "$S/layers/$P" "$S/layers/$E" "$ES"
+	lm_mount "$T/mp" "lowerdir=sealed:$P,store=$S" || lm_die "mount of plain layer $P"
+	lm_mount "$T/me" "lowerdir=sealed:$E,store=$S,tenant=acme,keyfile=$T/ka" ||
+		lm_die "mount of encrypted layer $E"
+	lm_expect_fail "rm of a mounted layer" 1 "^lamina: layer ${P:0:12} is in use by a laminafs mount: unmount it first\$" \
+		L layer rm "$P"
+	lm_expect_fail "rm of a mounted encrypted layer" 1 "^lamina: layer ${E:0:12} is in use by a laminafs mount: unmount it first\$" \
+		L layer rm "${E:0:8}" --json
+	[ -s "$T/out" ] && lm_fail "rm --json of a mounted layer printed: $(cat "$T/out")"
+	exists "refused rm" "$S/layers/$P" "$S/layers/$E" "$ES"
+	cmp -s "$R/data/random" "$T/mp/data/random" || lm_fail "the plain mount after a refused rm"
+	cmp -s "$R/data/random" "$T/me/data/random" || lm_fail "the encrypted mount after a refused rm"
+	# The readers neither wait for a mount nor for each other.
+	L layer verify "$E" --tenant acme --key-file "$T/ka" >"$T/v1" 2>&1 & v1=$!
+	L layer export "$P" -o "$T/xm.tar" 2>"$T/v2" & v2=$!
+	L layer verify "$P" >"$T/v3" 2>&1 & v3=$!
+	wait $v1 || lm_fail "verify of a mounted encrypted layer: $(cat "$T/v1")"
+	wait $v2 || lm_fail "export of a mounted layer: $(cat "$T/v2")"
+	wait $v3 || lm_fail "verify of a mounted layer: $(cat "$T/v3")"
+	compare "$T/r-full.tar" "$T/xm.tar" "export of a mounted layer"
+	L layer inspect "$E" >/dev/null || lm_fail "inspect of a mounted layer"
+	L layer ls | grep -q "^${P:0:12} " || lm_fail "ls while mounted: $(L layer ls)"
+	lm_umount "$T/mp"
+	lm_umount "$T/me"
+	L layer rm "$P" >"$T/out" 2>&1 || lm_fail "rm after the unmount: $(cat "$T/out")"
+	L layer rm "$E" >"$T/out" 2>&1 || lm_fail "rm of the encrypted layer after the unmount: $(cat "$T/out")"
+	gone "rm after the unmount" "$S/layers/$P" "$S/layers/$E" "$ES"
+else
+	lm_log "*** SKIPPED: rm of a mounted layer (needs root, /dev/fuse and LAMINAFS) ***"
+fi
+
+# ---- temporary files of killed imports ---------------------------------------------
+# An import from a fifo that never ends, killed with SIGKILL: no handler runs.
+no_tmp_left "before the killed import"
+mkfifo "$T/fifo"
+"$LAMINA" --store "$S" layer import - <"$T/fifo" >"$T/killed" 2>&1 &
+ipid=$!
+exec 7>"$T/fifo"
+head -c 1M "$T/r.tar" >&7
+for _ in $(seq 100); do compgen -G "$S/layers/.import-*" >/dev/null && break; sleep 0.1; done
+KT=$(compgen -G "$S/layers/.import-*")
+[ -n "$KT" ] && [ "$(echo "$KT" | wc -l)" -eq 1 ] || lm_die "the import's temporary file: '$KT'"
+# Tried until it fails: the file appears a moment before it is locked.
+for _ in $(seq 50); do flock -n "$KT" true || break; sleep 0.1; done
+flock -n "$KT" true && lm_fail "a live import does not hold its temporary file's lock"
+L layer ls >/dev/null 2>"$T/err" || lm_fail "ls during an import: $(cat "$T/err")"
+[ -s "$T/err" ] && lm_fail "ls during an import said: $(cat "$T/err")"
+exists "ls during an import" "$KT"
+kill -KILL $ipid
+wait $ipid 2>/dev/null # (not "Killed" in the log)
+lm_check "the killed import: exit" 137 $?
+exec 7>&-
+exists "after SIGKILL" "$KT"
+# One a live process holds (a concurrent import, as far as anyone can
+# tell): a subshell that locks it with flock(1), then becomes the sleep.
+LT=$S/layers/.import-0123456789abcdef.lmtmp
+( exec 9>"$LT" && flock 9 && : >"$T/held" && exec sleep 120 ) &
+hpid=$!
+for _ in $(seq 100); do [ -e "$T/held" ] && break; sleep 0.1; done
+[ -e "$T/held" ] || lm_die "the holder of $LT did not start"
+L layer import "$T/wh.tar" >"$T/out" 2>"$T/err" || lm_fail "import after a killed one: $(cat "$T/err")"
+lm_check "import after a killed one: lines on stderr" 1 "$(wc -l <"$T/err")"
+grep -qx "lamina: warning: removed $KT, left by an import that did not finish" "$T/err" ||
+	lm_fail "import after a killed one: $(cat "$T/err")"
+gone "the next import" "$KT"
+exists "the next import, a held temporary file" "$LT"
+L layer ls >"$T/out" 2>"$T/err" || lm_fail "ls with a held temporary file"
+grep -q "import" "$T/out" && lm_fail "ls lists a temporary file: $(cat "$T/out")"
+[ -s "$T/err" ] && lm_fail "ls with a held temporary file said: $(cat "$T/err")"
+exists "ls, a held temporary file" "$LT"
+kill $hpid
+wait $hpid 2>/dev/null
+L layer ls --json >"$T/out" 2>"$T/err" || lm_fail "ls after the holder let go"
+lm_check "ls after the holder let go: lines on stderr" 1 "$(wc -l <"$T/err")"
+grep -qx "lamina: warning: removed $LT, left by an import that did not finish" "$T/err" ||
+	lm_fail "ls after the holder let go: $(cat "$T/err")"
+gone "ls after the holder let go" "$LT"
+"$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" || lm_fail "ls --json with a warning: not JSON"
+
 L audit show | grep -q "layer.rm" || lm_fail "no layer.rm audit record"
 L audit show | grep -q "layer.import" || lm_fail "no layer.import audit record"
 L audit verify >/dev/null || lm_fail "audit verify"

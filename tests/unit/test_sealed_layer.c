@@ -1,7 +1,9 @@
 /* The sealed layer (driver/layer/layer_sealed.c) without FUSE: layers made
  * with the builder, opened as layers, and read through the layer ops on
  * each io back end (the test runs itself once per LAMINA_IO value) and
- * with caches of every size, against the bytes that went in.
+ * with caches of every size, against the bytes that went in; and the
+ * store's locks (crypt/sealed_store.h): a layer in use cannot be removed,
+ * and only the temporary files of dead imports are cleaned.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -314,6 +317,127 @@ static void check_damage(const char *good, const unsigned char *dek)
 	lm_layer_free(l);
 }
 
+/* A layer of a store served (as laminafs opens it) cannot be removed
+ * until the layer is freed; readers are not held off; a removal holding
+ * the file does not stop a mount. @path is a plain layer file. */
+static void check_rm_lock(struct lm_store *st, const char *path, char *hex)
+{
+	struct lm_err err = { "" };
+	struct lm_sealed_file f;
+	struct lm_layer *a, *b;
+	char lpath[512];
+	int fd;
+
+	CHECK_RC(lm_sealed_file_open_path(path, NULL, &f, &err), 0);
+	CHECK_RC(f.lock_rc, 0);
+	memcpy(hex, f.hex, LM_SEALED_DIGEST_HEX + 1);
+	lm_sealed_file_close(&f);
+	snprintf(lpath, sizeof(lpath), "%s/%s/%s", st->path, LM_SEALED_STORE_DIR, hex);
+	CHECK_RC(link(path, lpath), 0);
+	a = open_layer(lpath, NULL, NULL, 0, 0);
+	b = open_layer(lpath, NULL, NULL, 0, 0);       /* two mounts share it */
+	lm_err_clear(&err);
+	CHECK_RC(lm_sealed_remove(st, hex, &err), -EBUSY);
+	CHECK(strstr(err.msg, "in use by a laminafs mount") != NULL);
+	CHECK_RC(access(lpath, F_OK), 0);
+	CHECK_RC(lm_sealed_file_open(st, hex, false, &f, &err), 0);
+	CHECK_RC(f.lock_rc, -ENOLCK);                  /* a reader takes none */
+	lm_sealed_file_close(&f);
+	lm_layer_free(a);
+	CHECK_RC(lm_sealed_remove(st, hex, &err), -EBUSY);
+	lm_layer_free(b);
+	CHECK_RC(lm_sealed_remove(st, hex, &err), 0);
+	CHECK(access(lpath, F_OK) < 0 && errno == ENOENT);
+	CHECK_RC(lm_sealed_remove(st, hex, &err), -ENOENT);
+
+	/* While a removal holds the file, a mount still opens it. */
+	CHECK_RC(link(path, lpath), 0);
+	fd = open(lpath, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+	CHECK_RC(lm_sealed_file_open_path(lpath, hex, &f, &err), 0);
+	CHECK_RC(f.lock_rc, -EWOULDBLOCK);
+	lm_sealed_file_close(&f);
+	close(fd);
+	CHECK_RC(unlink(lpath), 0);
+}
+
+static int removed_count;
+
+static void on_removed(void *arg, const char *name)
+{
+	(void)arg, (void)name;
+	removed_count++;
+}
+
+static bool present(int dfd, const char *name)
+{
+	return faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* An import's temporary file: kept while it is held, removed once its
+ * import is dead (no lock), not removed while an import creates or
+ * renames its own; the lock does not follow the file to its digest. */
+static void check_tmp_lock(struct lm_store *st, const char *hex)
+{
+	static const char stale[] = LM_SEALED_TMP_PREFIX "00000000000000aa.lmtmp";
+	char name[LM_SEALED_TMP_NAME_MAX];
+	int dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, true), fd, probe;
+
+	CHECK(dfd >= 0);
+	fd = lm_sealed_tmp_create(dfd, name, sizeof(name));
+	CHECK(fd >= 0);
+	probe = openat(dfd, stale, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	CHECK(probe >= 0);
+	close(probe);
+	probe = openat(dfd, ".other", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	close(probe);
+	/* An import between creating and locking its file. */
+	probe = lm_store_dir(st, LM_SEALED_STORE_DIR, false);
+	CHECK(probe >= 0 && flock(probe, LOCK_SH) == 0);
+	CHECK_RC(lm_sealed_tmp_clean(st, on_removed, NULL), 0);
+	CHECK(present(dfd, stale));
+	close(probe);
+	removed_count = 0;
+	CHECK_RC(lm_sealed_tmp_clean(st, on_removed, NULL), 1);
+	CHECK_RC(removed_count, 1);
+	CHECK(!present(dfd, stale) && present(dfd, name) && present(dfd, ".other"));
+	CHECK_RC(lm_sealed_tmp_commit(dfd, fd, name, hex), 0);
+	CHECK(!present(dfd, name) && present(dfd, hex));
+	probe = openat(dfd, hex, O_RDONLY | O_CLOEXEC);
+	CHECK(probe >= 0 && flock(probe, LOCK_EX | LOCK_NB) == 0);
+	close(probe);
+	close(fd);
+	/* A digest the store has: the file stays temporary, and held. */
+	fd = lm_sealed_tmp_create(dfd, name, sizeof(name));
+	CHECK(fd >= 0);
+	CHECK_RC(lm_sealed_tmp_commit(dfd, fd, name, hex), 1);
+	CHECK_RC(lm_sealed_tmp_clean(st, NULL, NULL), 0);
+	CHECK(present(dfd, name));
+	close(fd);
+	CHECK_RC(lm_sealed_tmp_clean(st, NULL, NULL), 1);
+	CHECK(!present(dfd, name) && present(dfd, hex) && present(dfd, ".other"));
+	close(dfd);
+}
+
+static void check_locks(const char *path)
+{
+	char store[300], hex[LM_SEALED_DIGEST_HEX + 1];
+	struct lm_err err = { "" };
+	struct lm_store *st = NULL;
+	int dfd;
+
+	snprintf(store, sizeof(store), "%s/store", dir);
+	CHECK_RC(lm_store_open(store, true, &st, &err), 0);
+	if (!st)
+		return;
+	dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, true);
+	CHECK(dfd >= 0);
+	close(dfd);
+	check_rm_lock(st, path, hex);
+	check_tmp_lock(st, hex);
+	lm_store_free(st);
+}
+
 static void run_backend(void)
 {
 	static const unsigned shifts[] = { 14, 16, 20 };
@@ -360,6 +484,8 @@ static void run_backend(void)
 			if (s == 1) {
 				unsigned char other[32];
 
+				if (!enc)
+					check_locks(path);
 				check_damage(path, k);
 				if (enc) {
 					lm_crypt_random(other, sizeof(other));
