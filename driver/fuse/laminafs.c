@@ -203,11 +203,22 @@ static void connection_gone(void)
  * thread (and often a wake-up across CPUs) per request: untar of 10k files
  * on 2 CPUs takes 2.4-2.9 s with one or two threads and 4-5.5 s with 16.
  * One per CPU, at least two so that a request waiting on the disk does
- * not hold up the others. */
-static unsigned default_threads(void)
+ * not hold up the others.
+ *
+ * A read-only mount (no upper layer) takes four per CPU: it is read, not
+ * untarred into, and a cold random read waits on the disk while its
+ * thread could serve the next one. On 2 CPUs, 8 readers of a sealed layer
+ * doing cold 4 KiB random reads: 14k reads a second with 2 threads, 18k
+ * with 4, 20-21k with 8; a cold tar of 50k files 1.13 s against 1.00 s;
+ * a cold find is level (0.42 s against 0.40-0.52 s). */
+static unsigned default_threads(bool read_only)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
+	if (n < 1)
+		n = 1;
+	if (read_only)
+		n *= 4;
 	return n < 2 ? 2 : n > 16 ? 16 : (unsigned)n;
 }
 
@@ -305,7 +316,8 @@ static int serve(struct lm_fs *fs, const struct lm_mount_opts *o)
 	lc = fuse_loop_cfg_create();
 	if (lc) {
 		fuse_loop_cfg_set_clone_fd(lc, 0);
-		fuse_loop_cfg_set_max_threads(lc, o->threads ? o->threads : default_threads());
+		fuse_loop_cfg_set_max_threads(lc, o->threads ? o->threads :
+						  default_threads(!o->upperdir));
 		/* Negative: an error; positive: the signal that ended the
 		 * loop (SIGTERM, SIGINT, SIGHUP), a clean stop. */
 		rc = fuse_session_loop_mt(se, lc) < 0 ? 1 : 0;
