@@ -497,19 +497,47 @@ static bool tmp_name(const char *s)
 }
 
 struct clean_ctx {
+	struct lm_store *st;
 	void (*removed)(void *arg, const char *name);
 	void *arg;
 	int count;
 };
 
-/* Removes the temporary file @de if no import holds it. The name cannot
- * change meanwhile: the caller holds the directory's exclusive lock, and
- * only imports create, rename or remove such names, under its shared
- * one. */
+/* The slot file name of the encrypted layer whose complete superblock
+ * opens the temporary file @fd, into @name: an import writes its slot file
+ * once the layer file is complete, just before the rename. False for a
+ * plain layer or a file cut short (no slot file was written then). */
+static bool tmp_slot(int dirfd, int fd, const struct stat *st, char *name)
+{
+	unsigned char buf[LM_SEALED_SB];
+	char hex[LM_SEALED_DIGEST_HEX + 1];
+	struct lm_sealed_sb sb;
+
+	if (pread(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
+	    lm_sealed_sb_decode(buf, sizeof(buf), (uint64_t)st->st_size, &sb) ||
+	    !lm_sealed_encrypted(&sb))
+		return false;
+	/* A copy of a layer the store has (not something an import makes)
+	 * shares its slot file: that one stays. */
+	lm_sealed_digest_hex(&sb, hex);
+	if (faccessat(dirfd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return false;
+	lm_sealed_slot_name(sb.layer_id, name);
+	return true;
+}
+
+/* Removes the temporary file @de if no import holds it, and the slot file
+ * its import may have written for it (killed between the slot file and
+ * the rename). The name cannot change meanwhile: the caller holds the
+ * directory's exclusive lock, and only imports create, rename or remove
+ * such names, under its shared one. */
 static int clean_one(int dirfd, const struct dirent *de, void *arg)
 {
 	struct clean_ctx *c = arg;
+	char slot[LM_SEALED_SLOT_NAME_MAX];
+	struct lm_err err = { "" };
 	struct stat sb;
+	bool has_slot;
 	int fd;
 
 	if (!tmp_name(de->d_name))
@@ -517,11 +545,17 @@ static int clean_one(int dirfd, const struct dirent *de, void *arg)
 	fd = openat(dirfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
-	    unlinkat(dirfd, de->d_name, 0) == 0) {
-		c->count++;
-		if (c->removed)
-			c->removed(c->arg, de->d_name);
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		has_slot = tmp_slot(dirfd, fd, &sb, slot);
+		if (unlinkat(dirfd, de->d_name, 0) == 0) {
+			c->count++;
+			if (c->removed)
+				c->removed(c->arg, de->d_name);
+			/* Its layer id is the import's own (random): no other
+			 * layer has this slot file. */
+			if (has_slot)
+				(void)remove_slot(c->st, slot, &err);
+		}
 	}
 	close(fd);
 	return 0;
@@ -530,7 +564,7 @@ static int clean_one(int dirfd, const struct dirent *de, void *arg)
 int lm_sealed_tmp_clean(struct lm_store *st, void (*removed)(void *arg, const char *name),
 			void *arg)
 {
-	struct clean_ctx c = { removed, arg, 0 };
+	struct clean_ctx c = { st, removed, arg, 0 };
 	int dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, false), rc;
 
 	if (dfd == -ENOENT)

@@ -140,7 +140,9 @@ int lm_sealed_tmp_create(int dfd, char *name, size_t size);
 int lm_sealed_tmp_commit(int dfd, int fd, const char *name, const char *digest);
 
 /* Removes the temporary files of layers/ in @st whose import died: those
- * whose exclusive flock it can take. A live import's file is kept. Calls
+ * whose exclusive flock it can take, and the slot file of an encrypted one
+ * that was complete (its import died between writing the slot file and the
+ * rename). A live import's file is kept. Calls
  * @removed (may be NULL) with each name removed. Best effort: a file it
  * cannot open, lock or remove is left, and while an import is creating or
  * renaming its file it removes nothing (the next run will). Returns the

@@ -22,6 +22,7 @@
 #include "kdf.h"
 #include "sealed.h"
 #include "sealed_store.h"
+#include "slotfile.h"
 
 #include "cache/cache.h"
 #include "io/io.h"
@@ -419,6 +420,58 @@ static void check_tmp_lock(struct lm_store *st, const char *hex)
 	close(dfd);
 }
 
+/* An encrypted import killed between writing its slot file and the rename
+ * leaves both: the cleaner removes both. A temporary copy of a layer the
+ * store has leaves that layer's slot file alone. @path: an encrypted layer
+ * file. */
+static void check_tmp_slot(const char *path)
+{
+	static const char tmp[] = LM_SEALED_TMP_PREFIX "00000000000000bb.lmtmp";
+	char store[300], slot[LM_SEALED_SLOT_NAME_MAX], sfile[600], tpath[600], lpath[600];
+	char hex[LM_SEALED_DIGEST_HEX + 1];
+	struct lm_err err = { "" };
+	struct lm_sealed_file f;
+	struct lm_store *st = NULL;
+	int dfd, fd;
+
+	snprintf(store, sizeof(store), "%s/store", dir);
+	CHECK_RC(lm_store_open(store, true, &st, &err), 0);
+	CHECK_RC(lm_sealed_file_open_path(path, NULL, &f, &err), 0);
+	if (!st || f.fd < 0)
+		return;
+	lm_sealed_slot_name(f.sb.layer_id, slot);
+	memcpy(hex, f.hex, sizeof(hex));
+	lm_sealed_file_close(&f);
+	dfd = lm_store_dir(st, LM_SLOTFILE_DIR, true);
+	CHECK(dfd >= 0);
+	close(dfd);
+	dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, true);
+	CHECK(dfd >= 0);
+	close(dfd);
+	snprintf(sfile, sizeof(sfile), "%s/%s/%s%s", store, LM_SLOTFILE_DIR, slot,
+		 LM_SLOTFILE_SUFFIX);
+	snprintf(tpath, sizeof(tpath), "%s/%s/%s", store, LM_SEALED_STORE_DIR, tmp);
+	snprintf(lpath, sizeof(lpath), "%s/%s/%s", store, LM_SEALED_STORE_DIR, hex);
+	for (int committed = 0; committed < 2; committed++) {
+		fd = open(sfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		CHECK(fd >= 0 && write(fd, "slots", 5) == 5);
+		close(fd);
+		CHECK_RC(link(path, tpath), 0);
+		if (committed)
+			CHECK_RC(link(path, lpath), 0);
+		CHECK_RC(lm_sealed_tmp_clean(st, NULL, NULL), 1);
+		CHECK(access(tpath, F_OK) < 0 && errno == ENOENT);
+		if (committed) {
+			CHECK_RC(access(sfile, F_OK), 0);
+			CHECK_RC(unlink(lpath), 0);
+			CHECK_RC(unlink(sfile), 0);
+		} else {
+			CHECK(access(sfile, F_OK) < 0 && errno == ENOENT);
+		}
+	}
+	lm_store_free(st);
+}
+
 static void check_locks(const char *path)
 {
 	char store[300], hex[LM_SEALED_DIGEST_HEX + 1];
@@ -486,6 +539,8 @@ static void run_backend(void)
 
 				if (!enc)
 					check_locks(path);
+				else
+					check_tmp_slot(path);
 				check_damage(path, k);
 				if (enc) {
 					lm_crypt_random(other, sizeof(other));
