@@ -9,10 +9,11 @@
  * Key slot containers: every file of the store that holds key slots is
  * found through lm_store_foreach_container, which walks the container kinds
  * of container_kinds[] in store.c. Each kind is a const ops table: slot
- * files in objects/ (slotfile.h), vaults (vault.h: volumes/<name>/
- * lamina.vault and the registered vaults outside the store), and the
- * sealed layer adds its own (layers/<digest>). Rotation sees exactly what
- * that function yields.
+ * files in objects/ (slotfile.h) and vaults (vault.h: volumes/<name>/
+ * lamina.vault and the registered vaults outside the store). A sealed
+ * layer's key is in a slot file of its own (objects/layer-<id>.slots, see
+ * sealed_store.h), not in the layer file, so it needs no kind of its own.
+ * Rotation sees exactly what that function yields.
  */
 #ifndef LM_STORE_H
 #define LM_STORE_H
