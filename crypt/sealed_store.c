@@ -15,6 +15,12 @@
 #include "sealed_store.h"
 #include "slotfile.h"
 
+static int no_layer(struct lm_err *err, const struct lm_store *st, const char *hex)
+{
+	return lm_errf(err, -ENOENT, "no layer %s in store %s (see lamina layer ls)", hex,
+		       st->path);
+}
+
 /* ---- names ------------------------------------------------------------ */
 
 struct resolve_ctx {
@@ -62,8 +68,7 @@ int lm_sealed_resolve(struct lm_store *st, const char *prefix, char *hex,
 		return lm_errf(err, rc, "cannot read %s/%s: %s", st->path,
 			       LM_SEALED_STORE_DIR, strerror(-rc));
 	if (r.found == 0)
-		return lm_errf(err, -ENOENT, "no layer %s in store %s (see lamina layer ls)",
-			       r.prefix, st->path);
+		return no_layer(err, st, r.prefix);
 	if (r.found > 1)
 		return lm_errf(err, -EINVAL,
 			       "layer prefix %s is ambiguous: %zu layers match (%.12s..., %.12s...): give more digits",
@@ -152,6 +157,18 @@ out_close:
 	return rc;
 }
 
+/* Decodes the superblock of the layer file the caller has open as @fd
+ * into @f, through a duplicate of it (@fd and its lock stay the caller's;
+ * @f is closed with lm_sealed_file_close). Returns 0 or -errno. */
+static int fd_decode(int fd, const char *what, struct lm_sealed_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (f->fd < 0)
+		return -errno;
+	return file_decode(f, what, NULL, true, NULL);
+}
+
 int lm_sealed_file_open(struct lm_store *st, const char *hex, bool any_name,
 			struct lm_sealed_file *f, struct lm_err *err)
 {
@@ -171,8 +188,7 @@ int lm_sealed_file_open(struct lm_store *st, const char *hex, bool any_name,
 	rc = f->fd < 0 ? -errno : 0;
 	close(dfd);
 	if (rc == -ENOENT || rc == -ELOOP)
-		return lm_errf(err, -ENOENT, "no layer %s in store %s (see lamina layer ls)",
-			       hex, st->path);
+		return no_layer(err, st, hex);
 	if (rc)
 		return lm_errf(err, rc, "cannot open layer %s: %s", hex, strerror(-rc));
 	return file_decode(f, hex, hex, any_name, err);
@@ -309,32 +325,6 @@ int lm_sealed_file_keys(struct lm_store *st, const struct lm_sealed_file *f,
 
 /* ---- removal ---------------------------------------------------------- */
 
-/* Overwrites and removes objects/@name.slots; a missing one is fine. */
-static int remove_slot(struct lm_store *st, const char *name, struct lm_err *err)
-{
-	char file[LM_SEALED_SLOT_NAME_MAX + sizeof(LM_SLOTFILE_SUFFIX)];
-	int dfd = lm_store_dir(st, LM_SLOTFILE_DIR, false), fd, rc = 0;
-
-	if (dfd == -ENOENT)
-		return 0;
-	if (dfd < 0)
-		return lm_errf(err, dfd, "cannot open %s/%s: %s", st->path,
-			       LM_SLOTFILE_DIR, strerror(-dfd));
-	snprintf(file, sizeof(file), "%s%s", name, LM_SLOTFILE_SUFFIX);
-	fd = openat(dfd, file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		lm_file_scrub(fd);
-		close(fd);
-	}
-	if (unlinkat(dfd, file, 0) < 0 && errno != ENOENT)
-		rc = lm_errf(err, -errno, "cannot remove %s/%s/%s: %s", st->path,
-			     LM_SLOTFILE_DIR, file, strerror(errno));
-	else
-		lm_fsync_dir(dfd);
-	close(dfd);
-	return rc;
-}
-
 /* Opens layers/@hex (in @dfd) for its removal and takes its exclusive
  * flock, without waiting: a mount holds the shared one while it serves
  * the layer. A file system without flock is refused too (the store lock
@@ -347,8 +337,7 @@ static int remove_lock(struct lm_store *st, int dfd, const char *hex, struct lm_
 	if (fd < 0) {
 		rc = errno == ELOOP ? -ENOENT : -errno;
 		if (rc == -ENOENT)
-			return lm_errf(err, rc, "no layer %s in store %s (see lamina layer ls)", hex,
-				       st->path);
+			return no_layer(err, st, hex);
 		return lm_errf(err, rc, "cannot open layer %s: %s", hex, strerror(-rc));
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -377,9 +366,7 @@ int lm_sealed_remove(struct lm_store *st, const char *hex, struct lm_err *err)
 		return rc;
 	dfd = lm_store_dir(st, LM_SEALED_STORE_DIR, false);
 	if (dfd < 0) {
-		rc = dfd == -ENOENT ?
-			lm_errf(err, dfd, "no layer %s in store %s (see lamina layer ls)", hex,
-				st->path) :
+		rc = dfd == -ENOENT ? no_layer(err, st, hex) :
 			lm_errf(err, dfd, "cannot open %s/%s: %s", st->path, LM_SEALED_STORE_DIR,
 				strerror(-dfd));
 		goto out_unlock;
@@ -391,13 +378,11 @@ int lm_sealed_remove(struct lm_store *st, const char *hex, struct lm_err *err)
 	}
 	/* A damaged superblock does not stop a removal; its slot file, if
 	 * any, can no longer be named and stays for lamina tenant show. */
-	rc = lm_sealed_file_open(st, hex, true, &f, NULL);
-	encrypted = rc == 0 && lm_sealed_encrypted(&f.sb);
+	encrypted = fd_decode(fd, hex, &f) == 0 && lm_sealed_encrypted(&f.sb);
 	if (encrypted)
 		lm_sealed_slot_name(f.sb.layer_id, name);
-	if (rc == 0)
-		lm_sealed_file_close(&f);
-	rc = encrypted ? remove_slot(st, name, err) : 0;
+	lm_sealed_file_close(&f);
+	rc = encrypted ? lm_slotfile_remove(st, name, err) : 0;
 	if (rc)
 		goto out_close;
 	if (unlinkat(dfd, hex, 0) < 0)
@@ -504,26 +489,21 @@ struct clean_ctx {
 };
 
 /* The slot file name of the encrypted layer whose complete superblock
- * opens the temporary file @fd, into @name: an import writes its slot file
- * once the layer file is complete, just before the rename. False for a
- * plain layer or a file cut short (no slot file was written then). */
-static bool tmp_slot(int dirfd, int fd, const struct stat *st, char *name)
+ * opens the temporary file @tmp (open as @fd), into @name: an import
+ * writes its slot file once the layer file is complete, just before the
+ * rename. False for a plain layer or a file cut short (no slot file was
+ * written then), and for a copy of a layer the store has (not something
+ * an import makes), which shares that layer's slot file. */
+static bool tmp_slot(int dirfd, int fd, const char *tmp, char *name)
 {
-	unsigned char buf[LM_SEALED_SB];
-	char hex[LM_SEALED_DIGEST_HEX + 1];
-	struct lm_sealed_sb sb;
+	struct lm_sealed_file f;
+	bool slot = fd_decode(fd, tmp, &f) == 0 && lm_sealed_encrypted(&f.sb) &&
+		    faccessat(dirfd, f.hex, F_OK, AT_SYMLINK_NOFOLLOW) != 0;
 
-	if (pread(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
-	    lm_sealed_sb_decode(buf, sizeof(buf), (uint64_t)st->st_size, &sb) ||
-	    !lm_sealed_encrypted(&sb))
-		return false;
-	/* A copy of a layer the store has (not something an import makes)
-	 * shares its slot file: that one stays. */
-	lm_sealed_digest_hex(&sb, hex);
-	if (faccessat(dirfd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return false;
-	lm_sealed_slot_name(sb.layer_id, name);
-	return true;
+	if (slot)
+		lm_sealed_slot_name(f.sb.layer_id, name);
+	lm_sealed_file_close(&f);
+	return slot;
 }
 
 /* Removes the temporary file @de if no import holds it, and the slot file
@@ -546,7 +526,7 @@ static int clean_one(int dirfd, const struct dirent *de, void *arg)
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		has_slot = tmp_slot(dirfd, fd, &sb, slot);
+		has_slot = tmp_slot(dirfd, fd, de->d_name, slot);
 		if (unlinkat(dirfd, de->d_name, 0) == 0) {
 			c->count++;
 			if (c->removed)
@@ -554,7 +534,7 @@ static int clean_one(int dirfd, const struct dirent *de, void *arg)
 			/* Its layer id is the import's own (random): no other
 			 * layer has this slot file. */
 			if (has_slot)
-				(void)remove_slot(c->st, slot, &err);
+				(void)lm_slotfile_remove(c->st, slot, &err);
 		}
 	}
 	close(fd);

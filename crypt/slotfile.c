@@ -163,6 +163,33 @@ out_unlock:
 	return rc;
 }
 
+int lm_slotfile_remove(struct lm_store *st, const char *name, struct lm_err *err)
+{
+	char file[128];
+	int dfd, fd, rc = 0;
+
+	if (slotfile_name(file, sizeof(file), name))
+		return lm_errf(err, -EINVAL, "invalid object name '%s'", name);
+	dfd = lm_store_dir(st, LM_SLOTFILE_DIR, false);
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return lm_errf(err, dfd, "cannot open %s/%s: %s", st->path,
+			       LM_SLOTFILE_DIR, strerror(-dfd));
+	fd = openat(dfd, file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		lm_file_scrub(fd);
+		close(fd);
+	}
+	if (unlinkat(dfd, file, 0) < 0 && errno != ENOENT)
+		rc = lm_errf(err, -errno, "cannot remove %s/%s/%s: %s", st->path,
+			     LM_SLOTFILE_DIR, file, strerror(errno));
+	else
+		lm_fsync_dir(dfd);
+	close(dfd);
+	return rc;
+}
+
 int lm_slotfile_read(struct lm_store *st, const char *name,
 		     struct lm_keyblock *kb, struct lm_err *err)
 {

@@ -68,4 +68,9 @@ int lm_slotfile_open(struct lm_store *st, const char *name,
 int lm_slotfile_read(struct lm_store *st, const char *name,
 		     struct lm_keyblock *kb, struct lm_err *err);
 
+/* Overwrites and removes object @name's slot file, so its data key can no
+ * longer be had; a missing one is fine. The caller holds the store lock
+ * when others may be writing slot files. Returns 0 or -errno. */
+int lm_slotfile_remove(struct lm_store *st, const char *name, struct lm_err *err);
+
 #endif

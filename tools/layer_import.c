@@ -421,18 +421,6 @@ int lm_layer_import_fd(int fd, const struct lm_import_src *src,
 
 /* ---- into the store --------------------------------------------------- */
 
-static void slot_drop(struct lm_store *st, const char *name)
-{
-	char file[LM_SEALED_SLOT_NAME_MAX + sizeof(LM_SLOTFILE_SUFFIX)];
-	int dfd = lm_store_dir(st, LM_SLOTFILE_DIR, false);
-
-	if (dfd < 0)
-		return;
-	snprintf(file, sizeof(file), "%s%s", name, LM_SLOTFILE_SUFFIX);
-	unlinkat(dfd, file, 0);
-	close(dfd);
-}
-
 /* The builder's run and the slot file of an encrypted layer, into the
  * temporary file @fd; then the rename. */
 static int import_commit(struct lm_store *st, const struct lm_tenant *t, int dfd,
@@ -457,7 +445,7 @@ static int import_commit(struct lm_store *st, const struct lm_tenant *t, int dfd
 			LM_SEALED_STORE_DIR, strerror(-rc));
 	r->existed = rc == 1;
 	if (t && rc)
-		slot_drop(st, slot);
+		(void)lm_slotfile_remove(st, slot, NULL);
 	return rc < 0 ? rc : 0;
 }
 
