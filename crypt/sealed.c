@@ -88,7 +88,6 @@ size_t lm_sealed_scratch_size(const struct lm_sealed_sb *sb)
 	return lm_sealed_encrypted(sb) ? (size_t)1 << sb->chunk_shift : 0;
 }
 
-
 /* The fields that say what the layer is: flags, shift, cipher, tenant,
  * reserved bytes. */
 static int sb_check_kind(struct lm_sealed_sb *sb, const struct lm_sealed_sb_disk *d)

@@ -44,9 +44,6 @@ static void clean_workdir(const char *workdir)
 	closedir(d);
 }
 
-/* Opens the layers named by O into CFG (lowers array owned by caller; *vm
- * set for a vault upper, freed by the caller after the layers). Returns 0
- * or -errno after one line on stderr. */
 /* The kernel's read-ahead on a mount with sealed layers: with 128 KiB (the
  * default) a cold sequential read of a sealed layer ran at 260-400 MB/s
  * here, with 4 MiB at 670-770 MB/s (io=uring reading the chunks of a
@@ -61,8 +58,9 @@ static bool sealed_by_digest(const char *item)
 	return lm_opts_is_sealed(item) && !strchr(spec, '/') && spec[0] != '.';
 }
 
-/* Opens every layer of @o into @cfg. *vm (keys, store, audit) and *cache
- * (sealed layers' chunks) are the caller's, freed after the layers. */
+/* Opens every layer of @o into @cfg (its lowers array the caller's). *vm
+ * (keys, store, audit) and *cache (sealed layers' chunks) are the caller's,
+ * freed after the layers. Returns 0 or -errno after one line on stderr. */
 static int open_layers(const struct lm_mount_opts *o, struct lm_ovl_config *cfg,
 		       struct lm_vault_mount **vm, struct lm_cache **cache)
 {

@@ -676,7 +676,7 @@ static int open_block(struct vfile *f, uint64_t i, bool last, const unsigned cha
 		return 0;
 	}
 	block_ad(f, i, last, ad);
-	rc = len < LM_AEAD_OVERHEAD ? -EBADMSG : lm_aead_open(f->key, out, box, len, ad, AD_LEN);
+	rc = lm_aead_open(f->key, out, box, len, ad, AD_LEN); /* short: -EINVAL */
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc) {

@@ -38,7 +38,6 @@ static void check_info(const struct lm_vault_info *in, size_t size, size_t kboff
 	FUZZ_CHECK(lm_tenant_name_valid(in->kb.tenant));
 }
 
-
 /* The rotation path: a new key block for the same DEK, rebuilt. */
 static void check_rebuild(const uint8_t *data, size_t size, size_t kboff,
 			  size_t kblen, const struct lm_vault_info *in,
