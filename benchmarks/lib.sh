@@ -50,6 +50,40 @@ drop_caches() {
 	echo 3 >/proc/sys/vm/drop_caches
 }
 
+# --------------------------------------------------------------- options --
+
+# bench_args ARGS...: the options every script takes (see their --help)
+# into QUICK, FRESH_DATA, URING (on, or keep with --no-uring) and ONLY.
+# An option of the script's own goes to its bench_arg ARG, when it defines
+# one, which returns 1 for an option it does not know either.  --help
+# prints the script's usage.
+bench_args() {
+	local arg
+	QUICK=0 FRESH_DATA=0 URING=on ONLY=""
+	for arg in "$@"; do
+		case "$arg" in
+		--quick) QUICK=1 ;;
+		--fresh-data) FRESH_DATA=1 ;;
+		--no-uring) URING=keep ;;
+		--only=*) ONLY=${arg#--only=} ;;
+		-h | --help) usage; exit 0 ;;
+		*)
+			if ! declare -F bench_arg >/dev/null || ! bench_arg "$arg"; then
+				usage >&2
+				die "unknown argument: $arg"
+			fi
+			;;
+		esac
+	done
+}
+
+# bench_runs DEFAULT: RUNS (runs per measurement) from the environment,
+# else DEFAULT; dies unless it is a positive integer.
+bench_runs() {
+	RUNS=${RUNS:-$1}
+	[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
+}
+
 # -------------------------------------------------------------- preflight --
 
 [[ -n ${BASH_VERSION:-} ]] || { echo "lib.sh needs bash" >&2; return 1; }

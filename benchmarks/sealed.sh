@@ -105,23 +105,8 @@ EOF
 
 # ---------------------------------------------------------------- options --
 
-QUICK=0
-FRESH_DATA=0
-URING=on
-ONLY=""
-for arg in "$@"; do
-	case "$arg" in
-	--quick) QUICK=1 ;;
-	--fresh-data) FRESH_DATA=1 ;;
-	--no-uring) URING=keep ;;
-	--only=*) ONLY=${arg#--only=} ;;
-	-h | --help) usage; exit 0 ;;
-	*) usage >&2; die "unknown argument: $arg" ;;
-	esac
-done
-
-RUNS=${RUNS:-$((QUICK ? 1 : 3))}
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
+bench_args "$@"
+bench_runs $((QUICK ? 1 : 3))
 BENCH_DIR=${BENCH_DIR:-/var/tmp/lamina-sealed-bench}
 BENCH_FS=${BENCH_FS:-image}
 BENCH_IMG=${BENCH_IMG:-/var/tmp/lamina-sealed-bench.img}

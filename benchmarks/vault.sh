@@ -75,25 +75,15 @@ EOF
 
 # ---------------------------------------------------------------- options --
 
-QUICK=0
-FRESH_DATA=0
-URING=on
 CIPHERS_ARG=""
-ONLY=""
-for arg in "$@"; do
-	case "$arg" in
-	--quick) QUICK=1 ;;
-	--fresh-data) FRESH_DATA=1 ;;
-	--no-uring) URING=keep ;;
-	--ciphers=*) CIPHERS_ARG=${arg#--ciphers=} ;;
-	--only=*) ONLY=${arg#--only=} ;;
-	-h | --help) usage; exit 0 ;;
-	*) usage >&2; die "unknown argument: $arg" ;;
+bench_arg() { # the option only vault.sh takes (see bench_args)
+	case "$1" in
+	--ciphers=*) CIPHERS_ARG=${1#--ciphers=} ;;
+	*) return 1 ;;
 	esac
-done
-
-RUNS=${RUNS:-3}
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
+}
+bench_args "$@"
+bench_runs 3
 BENCH_DIR=${BENCH_DIR:-/var/tmp/lamina-vault-bench}
 BENCH_FS=${BENCH_FS:-image}
 BENCH_IMG=${BENCH_IMG:-/var/tmp/lamina-vault-bench.img}
