@@ -449,8 +449,11 @@ struct lm_sealed_attr {
  * (a directory replaced by a directory keeps its children; by anything
  * else, loses them), as a later entry of a tar does. File data is
  * appended to the last regular file added, in order, and streamed to the
- * file as chunks fill; the rest (tree, refs, index) stays in memory until
- * lm_sealed_build_finish. Not thread-safe. */
+ * file as chunks fill, a few MiB behind: the builder hashes, compresses
+ * and boxes them on threads of its own (one a CPU) while the caller goes
+ * on, and the file is the same whichever thread did what. The rest (tree,
+ * refs, index) stays in memory until lm_sealed_build_finish. Not
+ * thread-safe: one thread calls the builder. */
 struct lm_sealed_build;
 
 /* Starts a layer written to @fd (a new, empty regular file opened for
@@ -483,6 +486,9 @@ int lm_sealed_build_whiteout(struct lm_sealed_build *b, const char *path,
 int lm_sealed_build_opaque(struct lm_sealed_build *b, const char *path,
 			   struct lm_err *err);
 
+/* The counts so far. Chunks are stored in batches behind the data added,
+ * so chunks, chunks_dedup and bytes_stored are final only once
+ * lm_sealed_build_finish has returned. */
 struct lm_sealed_build_stats {
 	uint64_t entries, files, bytes_in;        /* plaintext */
 	uint64_t chunks, chunks_dedup, bytes_stored;
@@ -491,7 +497,8 @@ void lm_sealed_build_stats(const struct lm_sealed_build *b, struct lm_sealed_bui
 
 /* Writes the index, the metadata and the superblock, fsyncs @fd and puts
  * the digest in @hex (LM_SEALED_DIGEST_HEX + 1 bytes). Returns 0 or
- * -errno. The builder is spent afterwards (free it). */
+ * -errno. The builder is spent afterwards: its stats may still be read,
+ * then free it. */
 int lm_sealed_build_finish(struct lm_sealed_build *b, char *hex, struct lm_err *err);
 
 #endif

@@ -407,10 +407,10 @@ static int build_begin(struct lm_sealed_build *b, struct lm_err *err)
 	int rc;
 
 	if (b->failed)
-		return lm_errf(err, b->failed, "the layer could not be written");
+		return lm_errf(err, b->failed, "the layer could not be written: %s", strerror(-b->failed));
 	rc = build_file_end(b);
 	if (rc)
-		return lm_errf(err, rc, "cannot write the layer");
+		return lm_errf(err, rc, "cannot write the layer: %s", strerror(-rc));
 	return 0;
 }
 
@@ -452,7 +452,7 @@ int lm_sealed_build_data(struct lm_sealed_build *b, const void *buf, size_t len,
 			 struct lm_err *err)
 {
 	if (b->failed)
-		return lm_errf(err, b->failed, "the layer could not be written");
+		return lm_errf(err, b->failed, "the layer could not be written: %s", strerror(-b->failed));
 	if (b->cur == BUILD_NONE)
 		return lm_errf(err, -EINVAL, "data without a regular file to append it to");
 	return build_data(b, buf, len, err);
@@ -474,7 +474,7 @@ int lm_sealed_build_xattr(struct lm_sealed_build *b, const char *path, const cha
 	int rc;
 
 	if (b->failed)
-		return lm_errf(err, b->failed, "the layer could not be written");
+		return lm_errf(err, b->failed, "the layer could not be written: %s", strerror(-b->failed));
 	if (nlen == 0 || nlen > LM_SEALED_NAME_MAX || len > LM_SEALED_XATTR_VALUE_MAX)
 		return lm_errf(err, -EINVAL, "bad xattr %s of %s", name ? name : "", path);
 	rc = path_node(b, path, &ino, err);

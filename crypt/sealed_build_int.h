@@ -5,6 +5,8 @@
 #ifndef LM_SEALED_BUILD_INT_H
 #define LM_SEALED_BUILD_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +48,44 @@ struct build_ent {
 	uint8_t kind;                /* LM_SEALED_DK_* */
 };
 
+/* A full chunk of file data, or the last part of a file, waiting for the
+ * chunk thread. */
+struct build_slot {
+	const unsigned char *plain;  /* in its batch's buffer */
+	size_t len;
+	size_t refpos;               /* its ref goes to b->refs[refpos] */
+	/* Prepared by the chunk thread or a helper. */
+	bool zero;                   /* all zeros: a hole */
+	uint8_t flags;               /* LM_SEALED_CF_* of the payload */
+	unsigned char hash[LM_SEALED_HASH]; /* of the plaintext */
+	const unsigned char *payload; /* the plaintext, or its lz4 block */
+	size_t plen;
+	/* Set by the chunk thread. */
+	uint32_t ref;
+};
+
+/* Chunks go out in batches: the caller's thread fills one while the chunk
+ * thread stores the other (hash, compress, box, write), so reading the
+ * source and storing its chunks use two CPUs. */
+struct build_batch {
+	struct build_slot *slots;    /* owned, b->nslots */
+	unsigned char *buf;          /* owned, b->nslots chunks of plaintext */
+	unsigned char *cbuf;         /* owned, b->nslots lz4 blocks */
+	unsigned n;                  /* slots filled */
+	int rc;                      /* the chunk thread's first error */
+	atomic_uint claim;           /* next slot to prepare */
+	unsigned prepared;           /* b->lock: slots prepared */
+};
+
+#define BUILD_HELPERS_MAX 7u
+
+/* A thread that helps the chunk thread prepare slots. */
+struct build_helper {
+	struct lm_sealed_build *b;
+	pthread_t thread;
+	void *lz4state;              /* owned */
+};
+
 struct lm_sealed_build {
 	int fd;                      /* borrowed */
 	int failed;                  /* first I/O error; every later call returns it */
@@ -74,9 +114,28 @@ struct lm_sealed_build {
 
 	/* Data of the file being added. */
 	uint32_t cur;                /* node, BUILD_NONE */
-	unsigned char *pending;      /* its partial chunk (chunk bytes) */
+	unsigned char *pending;      /* its partial chunk: the next slot's buffer */
 	size_t npending;
-	unsigned char *cbuf, *sbuf;  /* compressed payload, box */
+
+	/* Batches of chunks and the chunk thread (sealed_build_out.c). Only
+	 * the chunk thread touches what follows the batches, and only while
+	 * a batch is handed to it; the caller's thread after taking it back. */
+	struct build_batch batch[2];
+	unsigned nslots;             /* chunks a batch */
+	unsigned fill;               /* the batch being filled */
+	bool out;                    /* batch[!fill] is handed to the thread */
+	pthread_t thread;
+	bool thread_up, thread_tried;
+	struct build_helper helpers[BUILD_HELPERS_MAX];
+	unsigned nhelpers;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct build_batch *work;    /* lock: the thread's batch, NULL when done */
+	struct build_batch *prep;    /* lock: the batch being prepared */
+	unsigned helping;            /* lock: helpers preparing slots of prep */
+	bool stop;                   /* lock: the threads end */
+
+	unsigned char *sbuf;         /* box */
 	void *lz4state;
 	uint64_t off;                /* where the next chunk goes */
 	unsigned char *index;        /* the index, LM_SEALED_INDEX_ENT each */
@@ -87,6 +146,8 @@ struct lm_sealed_build {
 	size_t dcap;
 
 	struct lm_sealed_build_stats st;
+	struct lm_sealed_build_stats cst; /* the chunk thread's counts, into st
+					   * as each batch comes back */
 };
 
 /* Makes room for @need items of @size in array @p of capacity *@cap:

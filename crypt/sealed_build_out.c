@@ -1,8 +1,10 @@
 /* Sealed layers, building: what goes to the file (format in sealed.h).
  * File data is cut into chunks as it comes, each stored once (identical
  * plaintext chunks of the layer share one), compressed when that shrinks
- * it, boxed when the layer is encrypted, and written at once; finish
- * writes the index, the metadata and last the superblock.
+ * it, boxed when the layer is encrypted, and written; finish writes the
+ * index, the metadata and last the superblock. Chunks are stored in
+ * batches by a thread of the builder's own, in the order they came, while
+ * the caller goes on reading its source (struct build_batch).
  *
  * The output is a function of the calls, the layer id and the creation
  * time alone (inode numbers breadth-first from the root with each
@@ -12,6 +14,9 @@
  */
 #include <errno.h>
 #include <lz4.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <lz4hc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,36 +27,61 @@
 #include "sealed_build_int.h"
 
 #define LZ4HC_LEVEL 9
+#define BATCH_BYTES ((size_t)4 << 20) /* plaintext room of a batch */
+#define BATCH_SLOTS_MIN 4u
+#define BATCH_SLOTS_MAX 256u
+
+static void batch_stop(struct lm_sealed_build *b);
 
 int build_out_init(struct lm_sealed_build *b)
 {
 	size_t st = b->compress == LM_SEALED_LZ4HC ? (size_t)LZ4_sizeofStateHC()
 						   : (size_t)LZ4_sizeofState();
+	size_t n = BATCH_BYTES / b->chunk;
 
-	b->pending = malloc(b->chunk);
-	b->cbuf = malloc(b->chunk);
+	/* Small files take a slot each, so a batch has a few at least. */
+	b->nslots = n < BATCH_SLOTS_MIN ? BATCH_SLOTS_MIN :
+		    n > BATCH_SLOTS_MAX ? BATCH_SLOTS_MAX : (unsigned)n;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->cond, NULL);
+	for (int i = 0; i < 2; i++) {
+		b->batch[i].slots = calloc(b->nslots, sizeof(*b->batch[i].slots));
+		b->batch[i].buf = malloc(b->nslots * b->chunk);
+		b->batch[i].cbuf = malloc(b->nslots * b->chunk);
+		if (!b->batch[i].slots || !b->batch[i].buf || !b->batch[i].cbuf)
+			return -ENOMEM;
+	}
+	b->pending = b->batch[0].buf;
 	b->sbuf = malloc(b->chunk + LM_AEAD_OVERHEAD);
 	b->lz4state = malloc(st);
 	b->dcap = 1024;
 	b->dtab = calloc(b->dcap, sizeof(*b->dtab));
-	if (!b->pending || !b->cbuf || !b->sbuf || !b->lz4state || !b->dtab)
+	if (!b->sbuf || !b->lz4state || !b->dtab)
 		return -ENOMEM;
 	return 0;
 }
 
 void build_out_release(struct lm_sealed_build *b)
 {
-	if (b->encrypted) {
-		/* Plaintext of a tenant's layer, and what its hashes say. */
-		if (b->pending)
-			lm_crypt_wipe(b->pending, b->chunk);
-		if (b->cbuf)
-			lm_crypt_wipe(b->cbuf, b->chunk);
-		if (b->phash)
-			lm_crypt_wipe(b->phash, (size_t)b->nchunks * LM_SEALED_HASH);
+	batch_stop(b);
+	if (b->nslots) {
+		pthread_cond_destroy(&b->cond);
+		pthread_mutex_destroy(&b->lock);
 	}
-	free(b->pending);
-	free(b->cbuf);
+	for (int i = 0; i < 2; i++) {
+		/* Plaintext of a tenant's layer, and what its hashes say. */
+		if (b->encrypted && b->batch[i].buf)
+			lm_crypt_wipe(b->batch[i].buf, b->nslots * b->chunk);
+		if (b->encrypted && b->batch[i].cbuf)
+			lm_crypt_wipe(b->batch[i].cbuf, b->nslots * b->chunk);
+		if (b->encrypted && b->batch[i].slots)
+			lm_crypt_wipe(b->batch[i].slots, b->nslots * sizeof(*b->batch[i].slots));
+		free(b->batch[i].buf);
+		free(b->batch[i].cbuf);
+		free(b->batch[i].slots);
+	}
+	if (b->encrypted && b->phash)
+		lm_crypt_wipe(b->phash, (size_t)b->nchunks * LM_SEALED_HASH);
 	free(b->sbuf);
 	free(b->lz4state);
 	free(b->dtab);
@@ -133,43 +163,43 @@ static int chunk_room(struct lm_sealed_build *b)
 	return 0;
 }
 
-/* The payload of @len bytes at @in: an lz4 block in b->cbuf when it is
- * shorter, else @in itself. */
-static const unsigned char *chunk_compress(struct lm_sealed_build *b, const unsigned char *in,
-					   size_t len, size_t *plen, uint8_t *flags)
+/* The first half of storing a slot's chunk, which needs nothing but the
+ * slot (so the chunk thread and the helpers share a batch's slots): is it
+ * all zeros, its plaintext hash, and its payload, an lz4 block in @cbuf
+ * when that is shorter, else the plaintext itself. */
+static void slot_prepare(const struct lm_sealed_build *b, struct build_slot *sl,
+			 unsigned char *cbuf, void *lz4state)
 {
 	int n = 0;
 
-	*flags = 0;
-	*plen = len;
+	sl->zero = lm_is_zero(sl->plain, sl->len);
+	if (sl->zero)
+		return;
+	lm_hash(sl->hash, LM_SEALED_HASH, sl->plain, sl->len, NULL, 0);
 	if (b->compress == LM_SEALED_LZ4)
-		n = LZ4_compress_fast_extState(b->lz4state, (const char *)in, (char *)b->cbuf,
-					       (int)len, (int)len - 1, 1);
+		n = LZ4_compress_fast_extState(lz4state, (const char *)sl->plain, (char *)cbuf,
+					       (int)sl->len, (int)sl->len - 1, 1);
 	else if (b->compress == LM_SEALED_LZ4HC)
-		n = LZ4_compress_HC_extStateHC(b->lz4state, (const char *)in, (char *)b->cbuf,
-					       (int)len, (int)len - 1, LZ4HC_LEVEL);
-	if (n <= 0)
-		return in;
-	*flags = LM_SEALED_CF_LZ4;
-	*plen = (size_t)n;
-	return b->cbuf;
+		n = LZ4_compress_HC_extStateHC(lz4state, (const char *)sl->plain, (char *)cbuf,
+					       (int)sl->len, (int)sl->len - 1, LZ4HC_LEVEL);
+	sl->flags = n > 0 ? LM_SEALED_CF_LZ4 : 0;
+	sl->payload = n > 0 ? cbuf : sl->plain;
+	sl->plen = n > 0 ? (size_t)n : sl->len;
 }
 
-/* Writes chunk b->nchunks of @len plaintext bytes at @in. */
-static int chunk_write(struct lm_sealed_build *b, const unsigned char *in, size_t len)
+/* Writes @sl's payload as chunk b->nchunks. */
+static int chunk_write(struct lm_sealed_build *b, const struct build_slot *sl)
 {
 	struct lm_sealed_index_disk *e =
 		(void *)(b->index + (size_t)b->nchunks * LM_SEALED_INDEX_ENT);
-	const unsigned char *stored;
+	const unsigned char *stored = sl->payload;
 	unsigned char ad[LM_SEALED_CHUNK_AD];
-	uint8_t flags;
-	size_t slen;
+	size_t slen = sl->plen;
 	int rc;
 
-	stored = chunk_compress(b, in, len, &slen, &flags);
 	if (b->encrypted) {
 		rc = lm_aead_seal(b->keys.chunk, b->sbuf, stored, slen, ad,
-				  lm_sealed_chunk_ad(ad, b->layer_id, b->nchunks, flags));
+				  lm_sealed_chunk_ad(ad, b->layer_id, b->nchunks, sl->flags));
 		if (rc)
 			return rc;
 		stored = b->sbuf;
@@ -180,67 +210,274 @@ static int chunk_write(struct lm_sealed_build *b, const unsigned char *in, size_
 		return rc;
 	lm_put64(e->offset, b->off);
 	lm_put32(e->stored_len, (uint32_t)slen);
-	e->plain_len[0] = (uint8_t)len;
-	e->plain_len[1] = (uint8_t)(len >> 8);
-	e->plain_len[2] = (uint8_t)(len >> 16);
-	e->flags = flags;
+	e->plain_len[0] = (uint8_t)sl->len;
+	e->plain_len[1] = (uint8_t)(sl->len >> 8);
+	e->plain_len[2] = (uint8_t)(sl->len >> 16);
+	e->flags = sl->flags;
 	lm_hash(e->hash, LM_SEALED_HASH, stored, slen, NULL, 0);
 	b->off += slen;
-	b->st.bytes_stored += slen;
+	b->cst.bytes_stored += slen;
 	return 0;
 }
 
-/* Stores @len bytes of one chunk of the file (or finds them stored) and
- * puts its ref in *ref. */
-static int chunk_store(struct lm_sealed_build *b, const unsigned char *in, size_t len,
-		       uint32_t *ref)
+/* The second half, in the order the chunks came: finds a prepared slot's
+ * chunk stored already or stores it, and sets its ref. */
+static int chunk_store(struct lm_sealed_build *b, struct build_slot *sl)
 {
-	unsigned char h[LM_SEALED_HASH];
 	int rc;
 
-	if (lm_is_zero(in, len)) {
-		*ref = LM_SEALED_HOLE;
+	if (sl->zero) {
+		sl->ref = LM_SEALED_HOLE;
 		return 0;
 	}
-	lm_hash(h, sizeof(h), in, len, NULL, 0);
-	*ref = dedup_find(b, h);
-	if (*ref != LM_SEALED_HOLE) {
-		b->st.chunks_dedup++;
+	sl->ref = dedup_find(b, sl->hash);
+	if (sl->ref != LM_SEALED_HOLE) {
+		b->cst.chunks_dedup++;
 		return 0;
 	}
 	if (b->nchunks >= LM_SEALED_HOLE - 1)
 		return -EFBIG;
 	rc = chunk_room(b);
 	if (!rc)
-		rc = chunk_write(b, in, len);
+		rc = chunk_write(b, sl);
 	if (rc)
 		return rc;
-	memcpy(b->phash[b->nchunks], h, LM_SEALED_HASH);
-	dedup_put(b->dtab, b->dcap, h, b->nchunks);
-	*ref = b->nchunks++;
-	b->st.chunks++;
+	memcpy(b->phash[b->nchunks], sl->hash, LM_SEALED_HASH);
+	dedup_put(b->dtab, b->dcap, sl->hash, b->nchunks);
+	sl->ref = b->nchunks++;
+	b->cst.chunks++;
 	return 0;
 }
 
-/* The pending chunk of the current file out, and its ref after the
- * file's others (a file's refs are contiguous: only the current file
- * gets any). */
+/* ---- Batches, the chunk thread and its helpers ----
+ *
+ * The caller's thread fills a batch while the chunk thread stores the one
+ * before: first every slot is prepared (hashed, compressed) by the chunk
+ * thread and the helpers together, each taking the next slot not taken;
+ * then the chunk thread alone stores them in order, so the chunks' places
+ * and the layer's bytes do not depend on who prepared what. */
+
+/* Prepares slots of @bt not taken yet, with @lz4state. */
+static void batch_prepare_some(struct lm_sealed_build *b, struct build_batch *bt, void *lz4state)
+{
+	unsigned i, did = 0;
+
+	while ((i = atomic_fetch_add(&bt->claim, 1)) < bt->n) {
+		slot_prepare(b, &bt->slots[i], bt->cbuf + (size_t)i * b->chunk, lz4state);
+		did++;
+	}
+	if (did) {
+		pthread_mutex_lock(&b->lock);
+		bt->prepared += did;
+		if (bt->prepared == bt->n)
+			pthread_cond_broadcast(&b->cond);
+		pthread_mutex_unlock(&b->lock);
+	}
+}
+
+/* Prepares then stores every chunk of @bt in order, on the chunk thread
+ * (or the caller's, when the thread could not be made). */
+static void batch_run(struct lm_sealed_build *b, struct build_batch *bt)
+{
+	atomic_store(&bt->claim, 0);
+	bt->prepared = 0;
+	pthread_mutex_lock(&b->lock);
+	b->prep = b->nhelpers ? bt : NULL;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	batch_prepare_some(b, bt, b->lz4state);
+	pthread_mutex_lock(&b->lock);
+	/* Every slot prepared, and no helper left looking at @bt. */
+	while (bt->prepared < bt->n || b->helping)
+		pthread_cond_wait(&b->cond, &b->lock);
+	b->prep = NULL;
+	pthread_mutex_unlock(&b->lock);
+	for (unsigned i = 0; i < bt->n && !bt->rc; i++)
+		bt->rc = chunk_store(b, &bt->slots[i]);
+}
+
+static void *chunk_thread(void *arg)
+{
+	struct lm_sealed_build *b = arg;
+
+	pthread_mutex_lock(&b->lock);
+	for (;;) {
+		struct build_batch *bt = b->work;
+
+		if (!bt) {
+			if (b->stop)
+				break;
+			pthread_cond_wait(&b->cond, &b->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&b->lock);
+		batch_run(b, bt);
+		pthread_mutex_lock(&b->lock);
+		b->work = NULL;
+		pthread_cond_broadcast(&b->cond);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+static void *helper_thread(void *arg)
+{
+	struct build_helper *h = arg;
+	struct lm_sealed_build *b = h->b;
+
+	pthread_mutex_lock(&b->lock);
+	while (!b->stop) {
+		struct build_batch *bt = b->prep;
+
+		if (!bt || atomic_load(&bt->claim) >= bt->n) {
+			pthread_cond_wait(&b->cond, &b->lock);
+			continue;
+		}
+		b->helping++;
+		pthread_mutex_unlock(&b->lock);
+		batch_prepare_some(b, bt, h->lz4state);
+		pthread_mutex_lock(&b->lock);
+		if (--b->helping == 0)
+			pthread_cond_broadcast(&b->cond);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+/* Starts the chunk thread and a helper for each other online CPU (up to
+ * BUILD_HELPERS_MAX), with signals blocked: they stay with the caller's
+ * thread. Helpers that cannot be made are done without. */
+static void threads_start(struct lm_sealed_build *b)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want = cpus > 1 ? (unsigned)cpus - 1 : 0;
+	size_t st = b->compress == LM_SEALED_LZ4HC ? (size_t)LZ4_sizeofStateHC()
+						   : (size_t)LZ4_sizeofState();
+	sigset_t all, old;
+
+	if (want > BUILD_HELPERS_MAX)
+		want = BUILD_HELPERS_MAX;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	b->thread_up = pthread_create(&b->thread, NULL, chunk_thread, b) == 0;
+	while (b->thread_up && b->nhelpers < want) {
+		struct build_helper *h = &b->helpers[b->nhelpers];
+
+		h->b = b;
+		h->lz4state = malloc(st);
+		if (!h->lz4state)
+			break;
+		if (pthread_create(&h->thread, NULL, helper_thread, h)) {
+			free(h->lz4state);
+			break;
+		}
+		b->nhelpers++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Takes back the batch handed to the chunk thread, once stored: its refs
+ * go to their files. Returns 0 or the first error storing it. */
+static int batch_reap(struct lm_sealed_build *b)
+{
+	struct build_batch *bt = &b->batch[!b->fill];
+	int rc;
+
+	if (!b->out)
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	while (b->work)
+		pthread_cond_wait(&b->cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+	b->out = false;
+	for (unsigned i = 0; i < bt->n && !bt->rc; i++)
+		b->refs[bt->slots[i].refpos] = bt->slots[i].ref;
+	b->st.chunks = b->cst.chunks;
+	b->st.chunks_dedup = b->cst.chunks_dedup;
+	b->st.bytes_stored = b->cst.bytes_stored;
+	rc = bt->rc;
+	bt->n = 0;
+	bt->rc = 0;
+	return rc;
+}
+
+/* Hands the batch being filled to the chunk thread (made on first use)
+ * once the one before is back, and fills the other. Without a thread the
+ * batch is stored here. Returns 0 or the first error storing a chunk. */
+static int batch_submit(struct lm_sealed_build *b)
+{
+	struct build_batch *bt = &b->batch[b->fill];
+	int rc = batch_reap(b);
+
+	if (rc || bt->n == 0)
+		return rc;
+	if (!b->thread_up && !b->thread_tried) {
+		b->thread_tried = true;
+		threads_start(b);
+	}
+	b->fill = !b->fill;
+	b->out = true;
+	if (!b->thread_up) {
+		batch_run(b, bt);
+		return batch_reap(b);
+	}
+	pthread_mutex_lock(&b->lock);
+	b->work = bt;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+/* Every chunk queued stored, and its ref in its file. */
+static int batch_flush(struct lm_sealed_build *b)
+{
+	int rc = batch_submit(b);
+
+	return rc ? rc : batch_reap(b);
+}
+
+/* Ends the chunk thread after its batch, and the helpers. */
+static void batch_stop(struct lm_sealed_build *b)
+{
+	if (!b->thread_up)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->stop = true;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	pthread_join(b->thread, NULL);
+	for (unsigned i = 0; i < b->nhelpers; i++) {
+		pthread_join(b->helpers[i].thread, NULL);
+		free(b->helpers[i].lz4state);
+	}
+	b->nhelpers = 0;
+	b->thread_up = false;
+}
+
+/* The pending chunk of the current file into the batch, and a place for
+ * its ref after the file's others (a file's refs are contiguous: only the
+ * current file gets any), filled once the batch is stored. A full batch
+ * goes to the chunk thread. */
 static int pending_flush(struct lm_sealed_build *b)
 {
-	uint32_t ref, *refs;
-	int rc;
+	struct build_batch *bt = &b->batch[b->fill];
+	uint32_t *refs;
+	int rc = 0;
 
 	refs = build_grow(b->refs, &b->caprefs, b->nrefs + 1, sizeof(*refs));
 	if (!refs)
 		return -ENOMEM;
 	b->refs = refs;
-	rc = chunk_store(b, b->pending, b->npending, &ref);
-	if (rc)
-		return rc;
-	b->refs[b->nrefs++] = ref;
+	bt->slots[bt->n++] = (struct build_slot){ .plain = b->pending, .len = b->npending,
+						  .refpos = b->nrefs };
+	b->refs[b->nrefs++] = LM_SEALED_HOLE;
 	b->nodes[b->cur].ref_count++;
 	b->npending = 0;
-	return 0;
+	if (bt->n == b->nslots)
+		rc = batch_submit(b);
+	bt = &b->batch[b->fill];
+	b->pending = bt->buf + (size_t)bt->n * b->chunk;
+	return rc;
 }
 
 int build_file_end(struct lm_sealed_build *b)
@@ -281,7 +518,7 @@ int build_data(struct lm_sealed_build *b, const unsigned char *p, size_t len,
 			rc = pending_flush(b);
 			if (rc) {
 				b->failed = rc;
-				return lm_errf(err, rc, "cannot write the layer");
+				return lm_errf(err, rc, "cannot write the layer: %s", strerror(-rc));
 			}
 		}
 	}
@@ -592,7 +829,9 @@ int build_finish(struct lm_sealed_build *b, char *hex, struct lm_err *err)
 	size_t meta_len = 0;
 	int rc;
 
-	rc = tree_number(b, &t);
+	rc = batch_flush(b);
+	if (!rc)
+		rc = tree_number(b, &t);
 	if (!rc)
 		rc = meta_encode(b, &t, &mb);
 	if (!rc)
@@ -610,6 +849,6 @@ int build_finish(struct lm_sealed_build *b, char *hex, struct lm_err *err)
 	if (rc == -EFBIG)
 		return lm_errf(err, rc, "too many entries for one layer");
 	if (rc)
-		return lm_errf(err, rc, "cannot write the layer");
+		return lm_errf(err, rc, "cannot write the layer: %s", strerror(-rc));
 	return 0;
 }

@@ -85,8 +85,8 @@ static void finish(struct lm_sealed_build *b, int fd, const char *path, struct l
 	struct lm_err err = { "" };
 	struct stat st;
 
-	lm_sealed_build_stats(b, &l->st);
 	CHECK_RC(lm_sealed_build_finish(b, l->hex, &err), 0);
+	lm_sealed_build_stats(b, &l->st);
 	lm_sealed_build_free(b);
 	if (fstat(fd, &st) < 0)
 		exit(1);
@@ -1179,6 +1179,114 @@ static void test_misuse(void)
 	free(l.buf);
 }
 
+/* ---- Many batches ---- */
+
+/* Size and seed of file @i of the batch test: sizes from 0 to 40 KB, and
+ * a seed shared by one file in 50 of a size, so some files repeat. */
+static size_t many_size(unsigned i)
+{
+	return (size_t)(i * 7919u) % 40000u;
+}
+
+/* The big file's chunk @k (of @chunk bytes): zeros every fifth chunk, a
+ * repeat of chunk 1 every seventh, else its own bytes. */
+static void many_big_chunk(unsigned k, size_t chunk, unsigned char *p)
+{
+	if (k % 5 == 0)
+		memset(p, 0, chunk);
+	else
+		fill(p, chunk, k % 7 == 0 ? 1 : 1000 + k);
+}
+
+#define MANY_FILES 3000u
+#define MANY_BIG_CHUNKS 1200u
+
+/* A layer of @MANY_FILES small files and a big file of @MANY_BIG_CHUNKS
+ * chunks of 16 KiB: dozens of batches, with holes and repeats in and
+ * across them. */
+static void make_many(struct layer *l, const unsigned char *dek)
+{
+	size_t chunk = 16384;
+	unsigned char *p = malloc(chunk * 3);
+	struct lm_sealed_build *b;
+	char path[256], name[64];
+	int fd;
+
+	b = new_builder(&fd, path, dek, dek ? LM_CIPHER_XCHACHA20POLY1305 : 0, 14,
+			LM_SEALED_LZ4, NULL);
+	for (unsigned i = 0; i < MANY_FILES; i++) {
+		size_t n = many_size(i);
+
+		snprintf(name, sizeof(name), "m/%u/f%u", i % 37, i);
+		add(b, name, S_IFREG | 0644, NULL);
+		fill(p, n, i % 50);
+		data(b, p, n);
+	}
+	add(b, "big", S_IFREG | 0644, NULL);
+	for (unsigned k = 0; k < MANY_BIG_CHUNKS; k++) {
+		many_big_chunk(k, chunk, p);
+		/* Across chunk boundaries. */
+		data(b, p, 5000);
+		data(b, p + 5000, chunk - 5000);
+	}
+	finish(b, fd, path, l);
+	free(p);
+}
+
+static void check_many(const struct layer *l, const unsigned char *dek)
+{
+	size_t chunk = 16384;
+	unsigned char *want = malloc(MANY_BIG_CHUNKS * chunk), *got;
+	struct opened o;
+	char name[64];
+	uint32_t ino;
+	size_t len;
+
+	CHECK_RC(open_layer(l->buf, l->len, dek, l->hex, &o), 0);
+	for (unsigned i = 0; i < MANY_FILES; i += 7) {
+		size_t n = many_size(i);
+
+		snprintf(name, sizeof(name), "m/%u/f%u", i % 37, i);
+		CHECK_RC(walk(&o, name, &ino), 0);
+		fill(want, n, i % 50);
+		CHECK_RC(read_file(&o, ino, &got, &len), 0);
+		CHECK(len == n && !memcmp(got, want, n));
+		free(got);
+	}
+	for (unsigned k = 0; k < MANY_BIG_CHUNKS; k++)
+		many_big_chunk(k, chunk, want + (size_t)k * chunk);
+	CHECK_RC(walk(&o, "big", &ino), 0);
+	CHECK_RC(read_file(&o, ino, &got, &len), 0);
+	CHECK(len == MANY_BIG_CHUNKS * chunk && !memcmp(got, want, len));
+	free(got);
+	close_layer(&o);
+	free(want);
+}
+
+/* Chunks are prepared by several threads and stored in batches: the
+ * layer is still the one a builder storing each chunk as it came makes
+ * (its digest, computed with such a builder, is pinned here), and reads
+ * back right. */
+static void test_batches(void)
+{
+	static const char pinned[] = "a072ec08a0dc9b6868666c4511571ac48d718dc8afabe03282a6b730c4023a72";
+	struct layer a = { 0 }, b = { 0 };
+
+	make_many(&a, NULL);
+	make_many(&b, NULL);
+	printf("  many: %zu bytes, %llu chunks, %llu dedup, digest %s\n", a.len,
+	       (unsigned long long)a.st.chunks, (unsigned long long)a.st.chunks_dedup, a.hex);
+	CHECK(a.st.chunks_dedup > MANY_BIG_CHUNKS / 7);
+	CHECK(a.len == b.len && !memcmp(a.buf, b.buf, a.len));
+	CHECK(!strcmp(a.hex, pinned));
+	check_many(&a, NULL);
+	free(a.buf);
+	free(b.buf);
+	make_many(&a, test_dek);
+	check_many(&a, test_dek);
+	free(a.buf);
+}
+
 int main(void)
 {
 	if (lm_crypt_init())
@@ -1189,5 +1297,6 @@ int main(void)
 	test_determinism();
 	test_misuse();
 	test_100k();
+	test_batches();
 	return check_done("test_sealed");
 }
