@@ -860,8 +860,8 @@ out:
 static ssize_t vf_pwrite(struct lm_file *lf, const void *buf, size_t len, off_t off)
 {
 	struct vfile *f = VF(lf);
-	uint64_t size, k;
-	size_t last;
+	uint64_t size = 0, k = 0;  /* set by vf_geom; -O3 cannot tell */
+	size_t last = 0;
 	ssize_t ret;
 	int rc;
 
@@ -882,8 +882,8 @@ static ssize_t vf_pwrite(struct lm_file *lf, const void *buf, size_t len, off_t 
 
 static int vf_truncate_locked(struct vfile *f, uint64_t nsize)
 {
-	uint64_t size, k, nk;
-	size_t last, nlast;
+	uint64_t size = 0, k = 0, nk;  /* set by vf_geom; -O3 cannot tell */
+	size_t last = 0, nlast;
 	int rc = vf_geom(f, &size, &k, &last);
 
 	if (rc)
@@ -941,8 +941,8 @@ static int vf_fsync(struct lm_file *lf, bool datasync)
 /* Zeroes [off, off + len) inside the file (no size change). */
 static int vf_zero_locked(struct vfile *f, uint64_t off, uint64_t len)
 {
-	uint64_t size, k, end;
-	size_t last;
+	uint64_t size = 0, k = 0, end;  /* set by vf_geom; -O3 cannot tell */
+	size_t last = 0;
 	int rc = vf_geom(f, &size, &k, &last);
 
 	if (rc)
@@ -2510,7 +2510,7 @@ static int rk_entry(struct rk *rk, int dfd, const char *hostdir, const char *hna
 	char newc[LM_NAME_SEALED_MAX + 1], nsealed[LM_NAME_SEALED_MAX + 1];
 	char child[HOST_MAX], side[LM_NAME_SEALED_MAX + 8];
 	const char *s = hname;
-	bool is_long, wh_file = false, old_long;
+	bool is_long = false, wh_file = false, old_long;
 	struct stat st;
 	ssize_t n;
 	int rc;
