@@ -429,7 +429,11 @@ struct lm_sealed_build_opts {
 	const char *tenant;
 	const unsigned char *layer_id;   /* NULL: random */
 	uint64_t created;                /* 0: now */
+	/* Threads that hash and compress chunks while the caller goes on
+	 * (up to LM_SEALED_THREADS_MAX): 0, one per online CPU. */
+	unsigned threads;
 };
+#define LM_SEALED_THREADS_MAX 64u
 
 /* Attributes of a new entry. */
 struct lm_sealed_attr {

@@ -274,6 +274,9 @@ static int opts_check(const struct lm_sealed_build_opts *o, struct lm_err *err)
 	if (o->compress != LM_SEALED_LZ4 && o->compress != LM_SEALED_LZ4HC &&
 	    o->compress != LM_SEALED_NONE)
 		return lm_errf(err, -EINVAL, "unknown compression %d", (int)o->compress);
+	if (o->threads > LM_SEALED_THREADS_MAX)
+		return lm_errf(err, -EINVAL, "%u threads: at most %u", o->threads,
+			       LM_SEALED_THREADS_MAX);
 	if (!o->dek) {
 		if (o->tenant && o->tenant[0])
 			return lm_errf(err, -EINVAL, "a tenant's layer needs a DEK");
@@ -337,6 +340,7 @@ int lm_sealed_build_new(int fd, const struct lm_sealed_build_opts *o,
 		lm_crypt_random(b->layer_id, LM_OBJECT_ID_BYTES);
 	b->created = o->created ? o->created : (uint64_t)time(NULL);
 	b->off = LM_SEALED_SB;
+	b->threads = o->threads;
 	rc = build_root(b);
 	if (!rc)
 		rc = build_out_init(b);

@@ -77,8 +77,6 @@ struct build_batch {
 	unsigned prepared;           /* b->lock: slots prepared */
 };
 
-#define BUILD_HELPERS_MAX 7u
-
 /* A thread that helps the chunk thread prepare slots. */
 struct build_helper {
 	struct lm_sealed_build *b;
@@ -126,8 +124,9 @@ struct lm_sealed_build {
 	bool out;                    /* batch[!fill] is handed to the thread */
 	pthread_t thread;
 	bool thread_up, thread_tried;
-	struct build_helper helpers[BUILD_HELPERS_MAX];
-	unsigned nhelpers;
+	unsigned threads;            /* wanted: the chunk thread and helpers */
+	struct build_helper *helpers; /* owned, threads - 1 */
+	unsigned nhelpers;           /* running */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct build_batch *work;    /* lock: the thread's batch, NULL when done */

@@ -344,23 +344,25 @@ static void *helper_thread(void *arg)
 	return NULL;
 }
 
-/* Starts the chunk thread and a helper for each other online CPU (up to
- * BUILD_HELPERS_MAX), with signals blocked: they stay with the caller's
+/* Starts the chunk thread and b->threads - 1 helpers (one thread per
+ * online CPU when 0), with signals blocked: they stay with the caller's
  * thread. Helpers that cannot be made are done without. */
 static void threads_start(struct lm_sealed_build *b)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned want = cpus > 1 ? (unsigned)cpus - 1 : 0;
+	unsigned want = b->threads ? b->threads : cpus > 1 ? (unsigned)cpus : 1;
 	size_t st = b->compress == LM_SEALED_LZ4HC ? (size_t)LZ4_sizeofStateHC()
 						   : (size_t)LZ4_sizeofState();
 	sigset_t all, old;
 
-	if (want > BUILD_HELPERS_MAX)
-		want = BUILD_HELPERS_MAX;
+	if (want > LM_SEALED_THREADS_MAX)
+		want = LM_SEALED_THREADS_MAX;  /* CPUs beyond */
+	if (want > 1)
+		b->helpers = calloc(want - 1, sizeof(*b->helpers));
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	b->thread_up = pthread_create(&b->thread, NULL, chunk_thread, b) == 0;
-	while (b->thread_up && b->nhelpers < want) {
+	while (b->thread_up && b->helpers && b->nhelpers < want - 1) {
 		struct build_helper *h = &b->helpers[b->nhelpers];
 
 		h->b = b;
@@ -439,17 +441,19 @@ static int batch_flush(struct lm_sealed_build *b)
 /* Ends the chunk thread after its batch, and the helpers. */
 static void batch_stop(struct lm_sealed_build *b)
 {
-	if (!b->thread_up)
-		return;
-	pthread_mutex_lock(&b->lock);
-	b->stop = true;
-	pthread_cond_broadcast(&b->cond);
-	pthread_mutex_unlock(&b->lock);
-	pthread_join(b->thread, NULL);
+	if (b->thread_up) {
+		pthread_mutex_lock(&b->lock);
+		b->stop = true;
+		pthread_cond_broadcast(&b->cond);
+		pthread_mutex_unlock(&b->lock);
+		pthread_join(b->thread, NULL);
+	}
 	for (unsigned i = 0; i < b->nhelpers; i++) {
 		pthread_join(b->helpers[i].thread, NULL);
 		free(b->helpers[i].lz4state);
 	}
+	free(b->helpers);
+	b->helpers = NULL;
 	b->nhelpers = 0;
 	b->thread_up = false;
 }

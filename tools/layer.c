@@ -20,7 +20,8 @@ static const char layer_usage[] =
 	"Usage: lamina layer VERB [OPTIONS]\n"
 	"\n"
 	"  import SOURCE [--tenant T] [--chunk-size N] [--compress lz4|lz4hc|none]\n"
-	"                [--cipher CIPHER] [--key-file FILE | --passphrase-file FILE]\n"
+	"                [--threads N] [--cipher CIPHER]\n"
+	"                [--key-file FILE | --passphrase-file FILE]\n"
 	"  ls\n"
 	"  inspect DIGEST\n"
 	"  verify DIGEST [--tenant T] [--key-file FILE | --passphrase-file FILE]\n"
@@ -49,6 +50,8 @@ static const char import_usage[] =
 	"                          default: AES-256-GCM where the CPU accelerates it)\n"
 	"  --chunk-size N          plaintext per chunk: 16K to 1M, a power of two (64K)\n"
 	"  --compress C            lz4 (default), lz4hc (smaller, slower) or none\n"
+	"  --threads N             threads that hash and compress chunks while the\n"
+	"                          source is read, 1 to 64 (default: one a CPU)\n"
 	LM_CLI_SECRET_HELP;
 
 static const char ls_usage[] =
@@ -85,6 +88,9 @@ static bool layer_opt(void *ctx, int opt, const char *arg)
 		return true;
 	case LAYER_OPT_COMPRESS:
 		o->compress = arg;
+		return true;
+	case LAYER_OPT_THREADS:
+		o->threads = arg;
 		return true;
 	case 'o':
 		o->output = arg;
@@ -246,6 +252,24 @@ static int chunk_parse(const char *s, unsigned *shift)
 	return LM_EXIT_USAGE;
 }
 
+static int threads_parse(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	*out = 0;
+	if (!s)
+		return 0;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < 1 || v > LM_SEALED_THREADS_MAX) {
+		lm_cli_error("invalid --threads '%s': give 1 to %u", s, LM_SEALED_THREADS_MAX);
+		return LM_EXIT_USAGE;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
 static int compress_parse(const char *s, enum lm_sealed_compress *out)
 {
 	if (!s || !strcmp(s, "lz4"))
@@ -296,6 +320,8 @@ static int import_opts(const struct layer_opts *o, struct lm_import_opts *io)
 	rc = chunk_parse(o->chunk, &io->build.chunk_shift);
 	if (!rc)
 		rc = compress_parse(o->compress, &io->build.compress);
+	if (!rc)
+		rc = threads_parse(o->threads, &io->build.threads);
 	if (!rc)
 		rc = cipher_parse(o->cipher, &io->build.cipher);
 	if (!rc && epoch && *epoch && !o->tenant) {
@@ -378,6 +404,7 @@ static int cmd_import(struct lm_cli *c, int argc, char **argv)
 		{ "cipher", required_argument, NULL, LAYER_OPT_CIPHER },
 		{ "chunk-size", required_argument, NULL, LAYER_OPT_CHUNK },
 		{ "compress", required_argument, NULL, LAYER_OPT_COMPRESS },
+		{ "threads", required_argument, NULL, LAYER_OPT_THREADS },
 		LM_CLI_SECRET_OPTS,
 		{ NULL, 0, NULL, 0 },
 	};

@@ -19,11 +19,12 @@ enum {
 	LAYER_OPT_CIPHER,
 	LAYER_OPT_CHUNK,
 	LAYER_OPT_COMPRESS,
+	LAYER_OPT_THREADS,
 };
 
 struct layer_opts {
 	struct lm_cli_secret_src src;
-	const char *tenant, *cipher, *chunk, *compress, *output;
+	const char *tenant, *cipher, *chunk, *compress, *threads, *output;
 	const char *arg;        /* the operand, if any */
 };
 

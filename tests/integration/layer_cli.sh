@@ -8,8 +8,9 @@
 #     nanosecond mtimes) tarred by GNU tar (plain with sparse entries, gzip,
 #     zstd); each imported plain and encrypted; ls, inspect and verify pass;
 #     export matches the source entry by entry (layer_tar.py compare)
-#   - a plain import is deterministic; a directory imports the same entries
-#     as its tarball (the digest differs: see docs/layers.md)
+#   - a plain import is deterministic (whatever --threads); a directory
+#     imports the same entries as its tarball (the digest differs: see
+#     docs/layers.md)
 #   - OCI whiteouts and opaque directories survive import and export, and a
 #     directory's overlay spellings (char device 0/0, trusted.overlay.opaque)
 #   - hostile archives are refused with one line, or contained, and nothing
@@ -141,6 +142,13 @@ grep -q "tenant acme" "$T/out" && grep -q "objects/layer-" "$T/out" || lm_fail "
 d2=$(L layer import "$T/r.tar" --json 2>/dev/null)
 lm_check "the same tarball twice: digest" "$d" "$(echo "$d2" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["digest"])')"
 lm_check "the same tarball twice: existed" True "$(echo "$d2" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["existed"])')"
+for n in 1 5; do
+	d3=$(L layer import "$T/r.tar" --threads $n --json 2>/dev/null)
+	lm_check "--threads $n: the same digest" "$d" "$(echo "$d3" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["digest"])')"
+done
+rc=0; L layer import "$T/r.tar" --threads 0 >"$T/out" 2>&1 || rc=$?
+lm_check "--threads 0: a usage error" 2 "$rc"
+grep -q "invalid --threads '0'" "$T/out" || lm_fail "--threads 0: $(cat "$T/out")"
 slots=$(ls "$S/objects" | grep -c '^layer-')
 L layer import "$T/r.tar" --chunk-size 16K --compress lz4hc >"$T/out" 2>&1 || lm_fail "import 16K lz4hc: $(cat "$T/out")"
 L layer import "$T/r.tar" --chunk-size 1M --compress none >"$T/out" 2>&1 || lm_fail "import 1M none: $(cat "$T/out")"
