@@ -197,26 +197,28 @@ static void connection_gone(void)
 }
 
 /* Threads reading /dev/fuse. The kernel hands each request to the thread
- * that has waited longest, so every extra idle thread is one more cold
- * thread (and often a wake-up across CPUs) per request: untar of 10k files
- * on 2 CPUs takes 2.4-2.9 s with one or two threads and 4-5.5 s with 16.
- * One per CPU, at least two so that a request waiting on the disk does
- * not hold up the others.
+ * that has waited longest, so every idle thread is one more cold thread
+ * (and often a wake-up across CPUs) per request, while a thread waiting on
+ * the disk holds up nothing only if another is free.
+ *
+ * A mount with an upper layer takes two per CPU. On 2 CPUs (benchmarks/
+ * run.sh, requests from /dev/fuse), untar of 10k files into the upper took
+ * 4.07-4.69 s with 2 threads, 4.16-4.22 s with 4 and 4.34-4.97 s with 8;
+ * cold random 4 KiB reads of an encrypted sealed layer under an upper, 8
+ * readers: 13.8-15.1k reads a second with 2 threads, 16.8-17.8k with 4,
+ * 19.5-20.3k with 8.
  *
  * A read-only mount (no upper layer) takes four per CPU: it is read, not
- * untarred into, and a cold random read waits on the disk while its
- * thread could serve the next one. On 2 CPUs, 8 readers of a sealed layer
- * doing cold 4 KiB random reads: 14k reads a second with 2 threads, 18k
- * with 4, 20-21k with 8; a cold tar of 50k files 1.13 s against 1.00 s;
- * a cold find is level (0.42 s against 0.40-0.52 s). */
+ * untarred into, and its cold random reads wait on the disk while their
+ * thread could serve the next one (20-21k reads a second with 8 threads);
+ * a cold tar of 50k files 1.13 s against 1.00 s; a cold find is level. */
 static unsigned default_threads(bool read_only)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (n < 1)
 		n = 1;
-	if (read_only)
-		n *= 4;
+	n *= read_only ? 4 : 2;
 	return n < 2 ? 2 : n > 16 ? 16 : (unsigned)n;
 }
 
