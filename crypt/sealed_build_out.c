@@ -20,6 +20,7 @@
 #include <lz4hc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +51,12 @@ int build_out_init(struct lm_sealed_build *b)
 		b->batch[i].cbuf = malloc(b->nslots * b->chunk);
 		if (!b->batch[i].slots || !b->batch[i].buf || !b->batch[i].cbuf)
 			return -ENOMEM;
+		/* A tenant's plaintext stays out of swap where the limit
+		 * allows (wiped and unlocked at release). */
+		if (b->encrypted) {
+			(void)mlock(b->batch[i].buf, b->nslots * b->chunk);
+			(void)mlock(b->batch[i].cbuf, b->nslots * b->chunk);
+		}
 	}
 	b->pending = b->batch[0].buf;
 	b->sbuf = malloc(b->chunk + LM_AEAD_OVERHEAD);
@@ -70,10 +77,14 @@ void build_out_release(struct lm_sealed_build *b)
 	}
 	for (int i = 0; i < 2; i++) {
 		/* Plaintext of a tenant's layer, and what its hashes say. */
-		if (b->encrypted && b->batch[i].buf)
+		if (b->encrypted && b->batch[i].buf) {
 			lm_crypt_wipe(b->batch[i].buf, b->nslots * b->chunk);
-		if (b->encrypted && b->batch[i].cbuf)
+			munlock(b->batch[i].buf, b->nslots * b->chunk);
+		}
+		if (b->encrypted && b->batch[i].cbuf) {
 			lm_crypt_wipe(b->batch[i].cbuf, b->nslots * b->chunk);
+			munlock(b->batch[i].cbuf, b->nslots * b->chunk);
+		}
 		if (b->encrypted && b->batch[i].slots)
 			lm_crypt_wipe(b->batch[i].slots, b->nslots * sizeof(*b->batch[i].slots));
 		free(b->batch[i].buf);
