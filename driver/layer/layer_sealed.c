@@ -38,7 +38,11 @@ struct sealed_layer {
 	int lockfd;                      /* owned, or -1: a duplicate of the
 					  * opened file's descriptor, which
 					  * keeps its shared flock (a layer in
-					  * use) as long as the layer lives */
+					  * use) as long as the layer lives.
+					  * Not the reader's: a ring that has
+					  * registered the reader's file holds
+					  * it open after lm_io_close, and the
+					  * lock with it */
 	struct lm_cache *cache;          /* borrowed (cfg->cache) or owned */
 	bool own_cache;
 	uint64_t owner;                  /* our key space in the cache */
