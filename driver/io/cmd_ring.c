@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/cmd_ring.h"
+#include "io/io_int.h"
 
 /* The tag of the stop eventfd's poll; command tags are the caller's. */
 #define STOP_TAG UINT64_MAX
@@ -18,19 +19,6 @@ _Static_assert(sizeof(struct io_uring_sqe) == 64, "base SQE is 64 bytes");
 _Static_assert(LM_CMD_RING_CMD_BYTES == 128 - offsetof(struct io_uring_sqe, cmd),
 	       "a 128-byte SQE carries 80 bytes of command");
 
-/* Deferred task work runs only when this thread waits for completions,
- * which is when it is ready for them; older kernels lack the flags. */
-static int ring_init(unsigned entries, struct io_uring *ring)
-{
-	unsigned flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
-			 IORING_SETUP_DEFER_TASKRUN;
-	int rc = io_uring_queue_init(entries, ring, flags);
-
-	if (rc == -EINVAL)
-		rc = io_uring_queue_init(entries, ring, IORING_SETUP_SQE128);
-	return rc;
-}
-
 int lm_cmd_ring_new(unsigned entries, int stop_fd, struct lm_cmd_ring **out)
 {
 	struct lm_cmd_ring *r = calloc(1, sizeof(*r));
@@ -39,7 +27,7 @@ int lm_cmd_ring_new(unsigned entries, int stop_fd, struct lm_cmd_ring **out)
 
 	if (!r)
 		return -ENOMEM;
-	rc = ring_init(entries + 1, &r->ring);
+	rc = io_ring_init_own(entries + 1, &r->ring, IORING_SETUP_SQE128);
 	if (rc) {
 		free(r);
 		return rc;

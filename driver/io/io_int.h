@@ -6,6 +6,8 @@
  *   io_uring.c   rings and their fixed-file tables; the per-thread back end
  *   io_shared.c  the shared back end: one ring, its submission thread and
  *                queue, stopping it (lm_io_shutdown, before a fork)
+ *   cmd_ring.c   rings for device commands (cmd_ring.h), made by
+ *                io_ring_init_own as the others
  */
 #ifndef LM_IO_INT_H
 #define LM_IO_INT_H
@@ -81,6 +83,11 @@ void io_count_submit(void);
 /* ---- io_uring.c ---- */
 
 int io_ring_probe(void);
+/* io_uring_queue_init of @ring for the calling thread alone: with deferred
+ * task work (completions are processed only when this thread waits for
+ * them, which is when it is ready for them) where the kernel has it, else
+ * with @flags only. Returns 0 or -errno. */
+int io_ring_init_own(unsigned entries, struct io_uring *ring, unsigned flags);
 /* *out is the caller's, for the calling thread alone; io_ring_free frees
  * it (in that thread, at its exit, or in a forked child). */
 int io_ring_new(unsigned depth, struct io_ring **out);

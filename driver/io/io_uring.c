@@ -30,6 +30,16 @@ int io_ring_probe(void)
 	return rc;
 }
 
+int io_ring_init_own(unsigned entries, struct io_uring *ring, unsigned flags)
+{
+	int rc = io_uring_queue_init(entries, ring, flags | IORING_SETUP_SINGLE_ISSUER |
+							 IORING_SETUP_DEFER_TASKRUN);
+
+	if (rc == -EINVAL)
+		rc = io_uring_queue_init(entries, ring, flags);
+	return rc;
+}
+
 /* A ring of @depth entries for the calling thread alone, with a sparse
  * fixed-file table where the kernel gives one. *out is the caller's. */
 int io_ring_new(unsigned depth, struct io_ring **out)
@@ -39,11 +49,7 @@ int io_ring_new(unsigned depth, struct io_ring **out)
 
 	if (!r)
 		return -ENOMEM;
-	/* Completions are processed only when this thread waits for them. */
-	rc = io_uring_queue_init(depth, &r->ring,
-				 IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
-	if (rc == -EINVAL)
-		rc = io_uring_queue_init(depth, &r->ring, 0);
+	rc = io_ring_init_own(depth, &r->ring, 0);
 	if (rc) {
 		free(r);
 		return rc;
