@@ -405,16 +405,28 @@ static void dir_reattr(struct build_node *n, const struct lm_sealed_attr *a)
 	n->nxattrs = n->capxattrs = 0;
 }
 
+int build_write_err(struct lm_err *err, int rc)
+{
+	return lm_errf(err, rc, "cannot write the layer: %s", strerror(-rc));
+}
+
+/* A call after writing failed: the first failure again. */
+static int build_failed(const struct lm_sealed_build *b, struct lm_err *err)
+{
+	return lm_errf(err, b->failed, "the layer could not be written: %s",
+		       strerror(-b->failed));
+}
+
 /* Ends the file being added and reports a broken builder. */
 static int build_begin(struct lm_sealed_build *b, struct lm_err *err)
 {
 	int rc;
 
 	if (b->failed)
-		return lm_errf(err, b->failed, "the layer could not be written: %s", strerror(-b->failed));
+		return build_failed(b, err);
 	rc = build_file_end(b);
 	if (rc)
-		return lm_errf(err, rc, "cannot write the layer: %s", strerror(-rc));
+		return build_write_err(err, rc);
 	return 0;
 }
 
@@ -456,7 +468,7 @@ int lm_sealed_build_data(struct lm_sealed_build *b, const void *buf, size_t len,
 			 struct lm_err *err)
 {
 	if (b->failed)
-		return lm_errf(err, b->failed, "the layer could not be written: %s", strerror(-b->failed));
+		return build_failed(b, err);
 	if (b->cur == BUILD_NONE)
 		return lm_errf(err, -EINVAL, "data without a regular file to append it to");
 	return build_data(b, buf, len, err);
@@ -478,7 +490,7 @@ int lm_sealed_build_xattr(struct lm_sealed_build *b, const char *path, const cha
 	int rc;
 
 	if (b->failed)
-		return lm_errf(err, b->failed, "the layer could not be written: %s", strerror(-b->failed));
+		return build_failed(b, err);
 	if (nlen == 0 || nlen > LM_SEALED_NAME_MAX || len > LM_SEALED_XATTR_VALUE_MAX)
 		return lm_errf(err, -EINVAL, "bad xattr %s of %s", name ? name : "", path);
 	rc = path_node(b, path, &ino, err);

@@ -120,10 +120,10 @@ struct lm_sealed_build {
 	 * a batch is handed to it; the caller's thread after taking it back. */
 	struct build_batch batch[2];
 	unsigned nslots;             /* chunks a batch */
-	unsigned fill;               /* the batch being filled */
-	bool out;                    /* batch[!fill] is handed to the thread */
+	unsigned fill;               /* the batch being filled; batch[!fill],
+				      * when it has chunks, is the thread's */
 	pthread_t thread;
-	bool thread_up, thread_tried;
+	bool thread_up;              /* else batches are stored by the caller */
 	unsigned threads;            /* wanted: the chunk thread and helpers */
 	struct build_helper *helpers; /* owned, threads - 1 */
 	unsigned nhelpers;           /* running */
@@ -153,6 +153,9 @@ struct lm_sealed_build {
  * returns the array (moved or not), or NULL when out of memory (then @p
  * and *@cap are as they were). */
 void *build_grow(void *p, size_t *cap, size_t need, size_t size);
+
+/* @rc (-errno) from writing the layer, into @err. Returns @rc. */
+int build_write_err(struct lm_err *err, int rc);
 
 /* Copies @len bytes into b->strs; their offset into *off. */
 int build_str(struct lm_sealed_build *b, const void *s, size_t len, size_t *off);

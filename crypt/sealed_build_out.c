@@ -32,12 +32,18 @@
 #define BATCH_SLOTS_MIN 4u
 #define BATCH_SLOTS_MAX 256u
 
+static void threads_start(struct lm_sealed_build *b);
 static void batch_stop(struct lm_sealed_build *b);
+
+/* Bytes of an lz4 compression state for @b's compression. */
+static size_t lz4_state_size(const struct lm_sealed_build *b)
+{
+	return b->compress == LM_SEALED_LZ4HC ? (size_t)LZ4_sizeofStateHC()
+					      : (size_t)LZ4_sizeofState();
+}
 
 int build_out_init(struct lm_sealed_build *b)
 {
-	size_t st = b->compress == LM_SEALED_LZ4HC ? (size_t)LZ4_sizeofStateHC()
-						   : (size_t)LZ4_sizeofState();
 	size_t n = BATCH_BYTES / b->chunk;
 
 	/* Small files take a slot each, so a batch has a few at least. */
@@ -60,11 +66,12 @@ int build_out_init(struct lm_sealed_build *b)
 	}
 	b->pending = b->batch[0].buf;
 	b->sbuf = malloc(b->chunk + LM_AEAD_OVERHEAD);
-	b->lz4state = malloc(st);
+	b->lz4state = malloc(lz4_state_size(b));
 	b->dcap = 1024;
 	b->dtab = calloc(b->dcap, sizeof(*b->dtab));
 	if (!b->sbuf || !b->lz4state || !b->dtab)
 		return -ENOMEM;
+	threads_start(b);
 	return 0;
 }
 
@@ -362,8 +369,6 @@ static void threads_start(struct lm_sealed_build *b)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned want = b->threads ? b->threads : cpus > 1 ? (unsigned)cpus : 1;
-	size_t st = b->compress == LM_SEALED_LZ4HC ? (size_t)LZ4_sizeofStateHC()
-						   : (size_t)LZ4_sizeofState();
 	sigset_t all, old;
 
 	if (want > LM_SEALED_THREADS_MAX)
@@ -377,7 +382,7 @@ static void threads_start(struct lm_sealed_build *b)
 		struct build_helper *h = &b->helpers[b->nhelpers];
 
 		h->b = b;
-		h->lz4state = malloc(st);
+		h->lz4state = malloc(lz4_state_size(b));
 		if (!h->lz4state)
 			break;
 		if (pthread_create(&h->thread, NULL, helper_thread, h)) {
@@ -389,20 +394,20 @@ static void threads_start(struct lm_sealed_build *b)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* Takes back the batch handed to the chunk thread, once stored: its refs
- * go to their files. Returns 0 or the first error storing it. */
+/* Takes back the batch handed to the chunk thread (the one not being
+ * filled, when it has chunks), once stored: its refs go to their files.
+ * Returns 0 or the first error storing it. */
 static int batch_reap(struct lm_sealed_build *b)
 {
 	struct build_batch *bt = &b->batch[!b->fill];
 	int rc;
 
-	if (!b->out)
+	if (!bt->n)
 		return 0;
 	pthread_mutex_lock(&b->lock);
 	while (b->work)
 		pthread_cond_wait(&b->cond, &b->lock);
 	pthread_mutex_unlock(&b->lock);
-	b->out = false;
 	for (unsigned i = 0; i < bt->n && !bt->rc; i++)
 		b->refs[bt->slots[i].refpos] = bt->slots[i].ref;
 	b->st.chunks = b->cst.chunks;
@@ -414,9 +419,9 @@ static int batch_reap(struct lm_sealed_build *b)
 	return rc;
 }
 
-/* Hands the batch being filled to the chunk thread (made on first use)
- * once the one before is back, and fills the other. Without a thread the
- * batch is stored here. Returns 0 or the first error storing a chunk. */
+/* Hands the batch being filled to the chunk thread once the one before is
+ * back, and fills the other. Without a thread the batch is stored here.
+ * Returns 0 or the first error storing a chunk. */
 static int batch_submit(struct lm_sealed_build *b)
 {
 	struct build_batch *bt = &b->batch[b->fill];
@@ -424,12 +429,7 @@ static int batch_submit(struct lm_sealed_build *b)
 
 	if (rc || bt->n == 0)
 		return rc;
-	if (!b->thread_up && !b->thread_tried) {
-		b->thread_tried = true;
-		threads_start(b);
-	}
 	b->fill = !b->fill;
-	b->out = true;
 	if (!b->thread_up) {
 		batch_run(b, bt);
 		return batch_reap(b);
@@ -533,7 +533,7 @@ int build_data(struct lm_sealed_build *b, const unsigned char *p, size_t len,
 			rc = pending_flush(b);
 			if (rc) {
 				b->failed = rc;
-				return lm_errf(err, rc, "cannot write the layer: %s", strerror(-rc));
+				return build_write_err(err, rc);
 			}
 		}
 	}
@@ -864,6 +864,6 @@ int build_finish(struct lm_sealed_build *b, char *hex, struct lm_err *err)
 	if (rc == -EFBIG)
 		return lm_errf(err, rc, "too many entries for one layer");
 	if (rc)
-		return lm_errf(err, rc, "cannot write the layer: %s", strerror(-rc));
+		return build_write_err(err, rc);
 	return 0;
 }
